@@ -1,0 +1,3 @@
+"""Bounded contexts. Nothing here imports a framework, driver or storage."""
+
+from __future__ import annotations

@@ -1,0 +1,43 @@
+"""Runtime configuration: flags override ``METERD_*`` environment variables.
+
+URL schemes (the storage package resolves them):
+
+* state:  ``sqlite:///PATH`` (default ``<data-dir>/state.sqlite3``),
+  ``postgresql://user:pass@host/db``
+* events: ``duckdb:///PATH`` (default ``<data-dir>/events.duckdb``),
+  ``clickhouse://user:pass@host:8123/db``, ``chdb:///PATH``
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="METERD_", extra="ignore")
+
+    data_dir: Path = Path("./meterd-data")
+    database_url: str | None = None
+    events_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8888
+    # Largest request body accepted, in bytes; larger bodies get 413.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # Events per request; more gets 413 as well.
+    max_batch_events: int = Field(default=100_000, ge=1)
+    # Seconds a duplicate is remembered; 0 keeps every key forever.
+    dedupe_window_seconds: int = Field(default=0, ge=0)
+    # How long many requests may wait to share one commit (milliseconds).
+    commit_delay_ms: float = Field(default=2.0, ge=0)
+    # Seconds a verified API key is cached; bounds how late a revocation bites.
+    key_cache_seconds: float = Field(default=2.0, ge=0)
+    log_level: str = "info"
+
+    def state_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'state.sqlite3').resolve()}"
+
+    def event_url(self) -> str:
+        return self.events_url or f"duckdb:///{(self.data_dir / 'events.duckdb').resolve()}"
