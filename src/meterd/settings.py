@@ -30,8 +30,9 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(default=100_000, ge=1)
     # Seconds a duplicate is remembered; 0 keeps every key forever.
     dedupe_window_seconds: int = Field(default=0, ge=0)
-    # How long many requests may wait to share one commit (milliseconds).
-    commit_delay_ms: float = Field(default=2.0, ge=0)
+    # Extra wait (ms) for a lone request so it can share a commit; 0 relies on
+    # load alone to form groups.
+    commit_delay_ms: float = Field(default=0.0, ge=0)
     # Seconds a verified API key is cached; bounds how late a revocation bites.
     key_cache_seconds: float = Field(default=2.0, ge=0)
     log_level: str = "info"

@@ -1,0 +1,3 @@
+"""HTTP driver: the only package that imports the web framework."""
+
+from __future__ import annotations

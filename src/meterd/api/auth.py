@@ -1,0 +1,30 @@
+"""Authentication: ``Authorization: Bearer KEY`` or ``X-API-KEY: KEY``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Request
+
+from meterd.domain.auth import AuthService, Operation, Principal
+
+
+def key_from(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return request.headers.get("x-api-key") or None
+
+
+def require(op: Operation) -> Callable[[Request], Principal]:
+    """A dependency that authenticates the caller and checks ``op`` is allowed."""
+
+    def dependency(request: Request) -> Principal:
+        auth: AuthService = request.app.state.container.auth
+        principal = auth.authenticate(key_from(request))
+        auth.authorize(principal, op)
+        return principal
+
+    return dependency

@@ -1,0 +1,21 @@
+"""What the web layer is handed by the composition root."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from meterd.core.clock import Clock
+from meterd.domain.auth import AuthService
+from meterd.domain.customers import CustomerService
+from meterd.domain.events import EventService
+from meterd.domain.meters import MeterService
+from meterd.settings import Settings
+
+
+class ContainerLike(Protocol):
+    settings: Settings
+    clock: Clock
+    auth: AuthService
+    meters: MeterService
+    customers: CustomerService
+    events: EventService

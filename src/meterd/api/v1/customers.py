@@ -1,0 +1,152 @@
+"""``/api/v1/customers`` and the legacy ``/api/v1/subjects``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from meterd.api.auth import require
+from meterd.api.container import ContainerLike
+from meterd.api.params import boolean, integer, json_body, obj, one, segment
+from meterd.api.responses import JSON, no_content
+from meterd.api.v1.wire import to_api_customer, to_api_subject
+from meterd.core.errors import ValidationError
+from meterd.core.periods import parse_rfc3339
+from meterd.domain.auth import Operation, Principal
+from meterd.domain.customers import CustomerInput, CustomerListQuery, SubjectInput
+
+router = APIRouter()
+READ = Depends(require(Operation.READ))
+WRITE = Depends(require(Operation.WRITE))
+ORDER_BY = {"id": "id", "name": "name", "createdAt": "createdAt"}
+
+
+def _customer_input(body: dict[str, Any]) -> CustomerInput:
+    ua = body.get("usageAttribution")
+    if ua is not None and not isinstance(ua, dict):
+        raise ValidationError.single(
+            "usageAttribution", "invalid_type", "usageAttribution is an object with subjectKeys"
+        )
+    return CustomerInput(
+        name=body.get("name"),
+        key=body.get("key"),
+        description=body.get("description"),
+        primary_email=body.get("primaryEmail"),
+        currency=body.get("currency"),
+        subject_keys=(ua or {}).get("subjectKeys"),
+        billing_address=body.get("billingAddress"),
+        metadata=body.get("metadata"),
+    )
+
+
+@router.post("/api/v1/customers", status_code=201, tags=["Customers"])
+async def create_customer(request: Request, who: Principal = WRITE) -> JSON:
+    c: ContainerLike = request.app.state.container
+    inp = _customer_input(obj(await json_body(request)))
+    return JSON(to_api_customer(c.customers.create(who.namespace, inp)), status_code=201)
+
+
+@router.get("/api/v1/customers", tags=["Customers"])
+def list_customers(request: Request, who: Principal = READ) -> JSON:
+    c: ContainerLike = request.app.state.container
+    order_by = one(request, "orderBy") or "id"
+    if order_by not in ORDER_BY:
+        raise ValidationError.single("orderBy", "invalid_enum", "orderBy is id, name or createdAt")
+    page = c.customers.list(
+        CustomerListQuery(
+            namespace=who.namespace,
+            page=integer(request, "page", 1, 1, 1_000_000),
+            page_size=integer(request, "pageSize", 100, 1, 1000),
+            order_desc=(one(request, "order") or "ASC").upper() == "DESC",
+            order_by=order_by,
+            include_deleted=boolean(request, "includeDeleted"),
+            key=one(request, "key"),
+            name=one(request, "name"),
+            primary_email=one(request, "primaryEmail"),
+            subject=one(request, "subject"),
+        )
+    )
+    return JSON(
+        {
+            "totalCount": page.total,
+            "page": page.page,
+            "pageSize": page.page_size,
+            "items": [to_api_customer(x) for x in page.items],
+        }
+    )
+
+
+@router.get("/api/v1/customers/{customerIdOrKey}", tags=["Customers"])
+def get_customer(customerIdOrKey: str, request: Request, who: Principal = READ) -> JSON:
+    c: ContainerLike = request.app.state.container
+    return JSON(to_api_customer(c.customers.get(who.namespace, segment(customerIdOrKey))))
+
+
+@router.put("/api/v1/customers/{customerIdOrKey}", tags=["Customers"])
+async def update_customer(customerIdOrKey: str, request: Request, who: Principal = WRITE) -> JSON:
+    c: ContainerLike = request.app.state.container
+    inp = _customer_input(obj(await json_body(request)))
+    return JSON(to_api_customer(c.customers.replace(who.namespace, segment(customerIdOrKey), inp)))
+
+
+@router.delete("/api/v1/customers/{customerIdOrKey}", status_code=204, tags=["Customers"])
+def delete_customer(customerIdOrKey: str, request: Request, who: Principal = WRITE) -> Response:
+    c: ContainerLike = request.app.state.container
+    c.customers.delete(who.namespace, segment(customerIdOrKey))
+    return no_content()
+
+
+def _opt_time(item: dict[str, Any], name: str, where: str) -> Any:
+    raw = item.get(name)
+    if raw is None:
+        return None
+    try:
+        return parse_rfc3339(raw)
+    except (ValueError, TypeError, AttributeError):
+        raise ValidationError.single(
+            f"{where}.{name}", "invalid_time", f"{name} must be an RFC 3339 timestamp"
+        ) from None
+
+
+@router.post("/api/v1/subjects", tags=["Subjects"])
+async def upsert_subjects(request: Request, who: Principal = WRITE) -> JSON:
+    c: ContainerLike = request.app.state.container
+    body = await json_body(request)
+    items = body if isinstance(body, list) else [obj(body)]
+    inputs: list[SubjectInput] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValidationError.single(f"[{i}]", "invalid_type", "each subject is an object")
+        inputs.append(
+            SubjectInput(
+                key=item.get("key"),
+                display_name=item.get("displayName"),
+                metadata=item.get("metadata"),
+                current_period_start=_opt_time(item, "currentPeriodStart", f"[{i}]"),
+                current_period_end=_opt_time(item, "currentPeriodEnd", f"[{i}]"),
+                stripe_customer_id=item.get("stripeCustomerId"),
+            )
+        )
+    stored = c.customers.upsert_subjects(who.namespace, inputs)
+    return JSON([to_api_subject(s) for s in stored])
+
+
+@router.get("/api/v1/subjects", tags=["Subjects"])
+def list_subjects(request: Request, who: Principal = READ) -> JSON:
+    c: ContainerLike = request.app.state.container
+    return JSON([to_api_subject(s) for s in c.customers.list_subjects(who.namespace)])
+
+
+@router.get("/api/v1/subjects/{subjectIdOrKey}", tags=["Subjects"])
+def get_subject(subjectIdOrKey: str, request: Request, who: Principal = READ) -> JSON:
+    c: ContainerLike = request.app.state.container
+    return JSON(to_api_subject(c.customers.get_subject(who.namespace, segment(subjectIdOrKey))))
+
+
+@router.delete("/api/v1/subjects/{subjectIdOrKey}", status_code=204, tags=["Subjects"])
+def delete_subject(subjectIdOrKey: str, request: Request, who: Principal = WRITE) -> Response:
+    c: ContainerLike = request.app.state.container
+    c.customers.delete_subject(who.namespace, segment(subjectIdOrKey))
+    return no_content()

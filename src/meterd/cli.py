@@ -1,0 +1,225 @@
+"""The ``meterd`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from meterd.settings import Settings
+
+app = typer.Typer(
+    help="meterd: usage metering and billing server.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+events_app = typer.Typer(help="Bulk import and export of usage events.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(events_app, name="events")
+err = Console(stderr=True)
+
+DataDir = typer.Option(
+    None,
+    "--data-dir",
+    envvar="METERD_DATA_DIR",
+    help="Directory for the embedded stores [default: ./meterd-data].",
+)
+DatabaseUrl = typer.Option(
+    None,
+    "--database-url",
+    envvar="METERD_DATABASE_URL",
+    help="State store URL (sqlite:///..., postgresql://...).",
+)
+EventsUrl = typer.Option(
+    None,
+    "--events-url",
+    envvar="METERD_EVENTS_URL",
+    help="Event store URL (duckdb:///..., clickhouse://...).",
+)
+
+
+def _settings(
+    data_dir: Path | None, database_url: str | None, events_url: str | None, **extra: Any
+) -> Settings:
+    values: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    if database_url is not None:
+        values["database_url"] = database_url
+    if events_url is not None:
+        values["events_url"] = events_url
+    return Settings(**values)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, "--host", envvar="METERD_HOST", help="[default: 127.0.0.1]"),
+    port: int = typer.Option(None, "--port", envvar="METERD_PORT", help="[default: 8888]"),
+    data_dir: Path | None = DataDir,
+    database_url: str | None = DatabaseUrl,
+    events_url: str | None = EventsUrl,
+    log_level: str = typer.Option(None, "--log-level", envvar="METERD_LOG_LEVEL"),
+) -> None:
+    """Start the API server (SQLite + DuckDB under --data-dir unless URLs say otherwise)."""
+    import uvicorn
+
+    from meterd.api.app import create_app, wrap
+    from meterd.bootstrap import build
+
+    settings = _settings(
+        data_dir, database_url, events_url, host=host, port=port, log_level=log_level
+    )
+    container = build(settings)
+    asgi = wrap(create_app(container))
+    err.print(
+        f"meterd listening on http://{settings.host}:{settings.port} "
+        f"(state: {settings.state_url()}, events: {settings.event_url()})"
+    )
+    try:
+        uvicorn.run(
+            asgi,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        container.close()
+
+
+@app.command()
+def migrate(data_dir: Path | None = DataDir, database_url: str | None = DatabaseUrl) -> None:
+    """Bring the state store schema up to date (serve does this too)."""
+    from meterd.bootstrap import open_state
+
+    open_state(_settings(data_dir, database_url, None)).close()
+    err.print("state store is up to date")
+
+
+@keys_app.command("create")
+def keys_create(
+    namespace: str = typer.Option(..., "--namespace", help="Namespace the key acts in."),
+    name: str = typer.Option(..., "--name", help="A label for the key."),
+    scope: str = typer.Option("admin", "--scope", help="admin, ingest or read."),
+    data_dir: Path | None = DataDir,
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Create a key; its secret is the last line printed, and is shown only once."""
+    from meterd.bootstrap import open_state
+    from meterd.core.clock import SystemClock
+    from meterd.core.errors import MeterdError
+    from meterd.domain.auth import AuthService
+
+    state = open_state(_settings(data_dir, database_url, None))
+    try:
+        key, secret = AuthService(state, SystemClock()).create_key(namespace, name, scope)
+    except MeterdError as exc:
+        err.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(2) from None
+    finally:
+        state.close()
+    err.print(
+        f"created {key.scope.value} key {key.id} ({key.name}) in namespace {namespace}; "
+        "store the secret now, it is not shown again:"
+    )
+    sys.stdout.write(secret + "\n")
+
+
+@keys_app.command("list")
+def keys_list(
+    namespace: str | None = typer.Option(None, "--namespace"),
+    data_dir: Path | None = DataDir,
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """List keys (never their secrets)."""
+    from meterd.bootstrap import open_state
+    from meterd.core.clock import SystemClock
+    from meterd.domain.auth import AuthService
+
+    state = open_state(_settings(data_dir, database_url, None))
+    try:
+        keys = AuthService(state, SystemClock()).list_keys(namespace)
+    finally:
+        state.close()
+    table = Table("id", "prefix", "namespace", "name", "scope", "created", "revoked")
+    for k in keys:
+        table.add_row(
+            k.id,
+            k.prefix,
+            k.namespace,
+            k.name,
+            k.scope.value,
+            k.created_at.isoformat(),
+            k.revoked_at.isoformat() if k.revoked_at else "",
+        )
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str = typer.Argument(..., help="Key id or prefix."),
+    data_dir: Path | None = DataDir,
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Revoke a key; running servers stop accepting it within the key cache time."""
+    from meterd.bootstrap import open_state
+    from meterd.core.clock import SystemClock
+    from meterd.core.errors import MeterdError
+    from meterd.domain.auth import AuthService
+
+    state = open_state(_settings(data_dir, database_url, None))
+    try:
+        key = AuthService(state, SystemClock()).revoke(key_id)
+    except MeterdError as exc:
+        err.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(2) from None
+    finally:
+        state.close()
+    err.print(f"revoked key {key.id} ({key.name})")
+
+
+@events_app.command("import")
+def events_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="NDJSON, one event a line."),
+    namespace: str = typer.Option("default", "--namespace"),
+    batch_size: int = typer.Option(10_000, "--batch-size", min=1),
+    data_dir: Path | None = DataDir,
+    database_url: str | None = DatabaseUrl,
+    events_url: str | None = EventsUrl,
+) -> None:
+    """Backfill events from NDJSON into the stores (stop the server first for DuckDB)."""
+    from meterd.cli_events import run_import
+
+    settings = _settings(data_dir, database_url, events_url)
+    code = run_import(settings, file, namespace, batch_size, err)
+    raise typer.Exit(code)
+
+
+@events_app.command("export")
+def events_export(
+    namespace: str = typer.Option("default", "--namespace"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File (default: stdout)."),
+    data_dir: Path | None = DataDir,
+    events_url: str | None = EventsUrl,
+) -> None:
+    """Write every stored event of the namespace as NDJSON, oldest first."""
+    from meterd.cli_events import run_export
+
+    run_export(_settings(data_dir, None, events_url), namespace, output, err)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "json", "main"]

@@ -1,0 +1,108 @@
+"""Group commit: many concurrent appends share one durable store commit.
+
+A single writer thread owns the inner store's writes. Callers enqueue their
+batches and block until the commit holding them is durable, so an
+acknowledgement still means "on disk", while the cost of a commit (sync,
+index maintenance) is paid once per group instead of once per request.
+While one commit runs, the next group gathers behind it, so the group size
+grows with load without any timer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from meterd.core.errors import UnavailableError
+from meterd.domain.events.models import EventBatch, EventQuery, StoredEvent
+from meterd.domain.events.ports import EventStore
+
+
+@dataclass(eq=False)
+class _Pending:
+    batches: list[EventBatch]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: list[int] | None = None
+    error: BaseException | None = None
+
+    @property
+    def size(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+
+class GroupCommitStore:
+    def __init__(
+        self, inner: EventStore, max_group_events: int = 250_000, max_delay_seconds: float = 0.0
+    ) -> None:
+        self._inner = inner
+        self._max = max_group_events
+        self._delay = max_delay_seconds
+        self._queue: deque[_Pending] = deque()
+        self._cv = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="meterd-commit", daemon=True)
+        self._thread.start()
+
+    def append(self, batches: list[EventBatch]) -> list[int]:
+        pending = _Pending(batches)
+        with self._cv:
+            if self._stopping:
+                raise UnavailableError("the server is shutting down")
+            self._queue.append(pending)
+            self._cv.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.result is not None
+        return pending.result
+
+    def _take(self) -> list[_Pending] | None:
+        with self._cv:
+            while not self._queue and not self._stopping:
+                self._cv.wait()
+            if not self._queue:
+                return None
+            if self._delay and len(self._queue) == 1 and not self._stopping:
+                self._cv.wait(self._delay)
+            group: list[_Pending] = []
+            total = 0
+            while self._queue and (not group or total + self._queue[0].size <= self._max):
+                p = self._queue.popleft()
+                group.append(p)
+                total += p.size
+            return group
+
+    def _run(self) -> None:
+        while (group := self._take()) is not None:
+            flat = [b for p in group for b in p.batches]
+            try:
+                counts = self._inner.append(flat)
+            except BaseException as exc:
+                for p in group:
+                    p.error = exc
+                    p.done.set()
+                continue
+            i = 0
+            for p in group:
+                p.result = counts[i : i + len(p.batches)]
+                i += len(p.batches)
+                p.done.set()
+
+    def list_events(self, query: EventQuery) -> list[StoredEvent]:
+        return self._inner.list_events(query)
+
+    def export(self, namespace: str, batch_size: int = 10_000) -> Iterator[list[StoredEvent]]:
+        return self._inner.export(namespace, batch_size)
+
+    def count(self, namespace: str) -> int:
+        return self._inner.count(namespace)
+
+    def close(self) -> None:
+        """Commit everything already queued, then close the inner store."""
+        with self._cv:
+            self._stopping = True
+            self._cv.notify_all()
+        self._thread.join()
+        self._inner.close()
