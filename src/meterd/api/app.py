@@ -7,8 +7,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from fastapi import FastAPI, Request
-from starlette.responses import Response
+from fastapi import FastAPI
 
 from meterd import __version__
 from meterd.api import errors
@@ -20,24 +19,45 @@ Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 
-class RawPathRouting:
-    """Route on the raw path so ``%2F`` inside a key stays inside its segment."""
+class Edge:
+    """Plain ASGI in front of FastAPI: request ids and raw-path routing.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Routing on the raw path keeps ``%2F`` inside a key inside its segment.
+    This is pure ASGI rather than framework middleware because it runs on
+    every ingest request.
+    """
+
+    def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            raw: bytes | None = scope.get("raw_path")
-            if raw and b"%2f" in raw.lower():
-                path = raw.split(b"?", 1)[0]
-                parts = [
-                    unquote_to_bytes(p).decode("utf-8", "replace").replace("/", SLASH)
-                    for p in path.split(b"/")
-                ]
-                scope = dict(scope)
-                scope["path"] = "/".join(parts)
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw: bytes | None = scope.get("raw_path")
+        if raw and b"%2f" in raw.lower():
+            path = raw.split(b"?", 1)[0]
+            parts = [
+                unquote_to_bytes(p).decode("utf-8", "replace").replace("/", SLASH)
+                for p in path.split(b"/")
+            ]
+            scope = dict(scope)
+            scope["path"] = "/".join(parts)
+        rid = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                rid = value.decode("latin-1")[:64]
+        rid = rid or secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = rid
+        header = (b"x-request-id", rid.encode("latin-1"))
+
+        async def send_with_id(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
+                message["headers"] = [*headers, header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 def create_app(container: ContainerLike) -> FastAPI:
@@ -52,16 +72,6 @@ def create_app(container: ContainerLike) -> FastAPI:
     app.state.container = container
     errors.install(app)
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = request.headers.get("x-request-id") or secrets.token_hex(8)
-        request.state.request_id = rid
-        response = await call_next(request)
-        response.headers["X-Request-Id"] = rid
-        return response
-
     @app.get("/healthz", tags=["Health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
@@ -72,6 +82,6 @@ def create_app(container: ContainerLike) -> FastAPI:
     return app
 
 
-def wrap(app: FastAPI) -> ASGIApp:
-    """The application as served: the raw-path router in front of FastAPI."""
-    return RawPathRouting(app)
+def wrap(app: FastAPI) -> Edge:
+    """The application as served: the ASGI edge in front of FastAPI."""
+    return Edge(app)

@@ -62,7 +62,7 @@ def problem(
                 {"field": i.field, "code": i.code, "message": i.message} for i in issues
             ]
         }
-    headers = {"X-Request-Id": request_id}
+    headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="meterd"'
     if status in (429, 503):

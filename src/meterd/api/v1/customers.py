@@ -54,7 +54,7 @@ def list_customers(request: Request, who: Principal = READ) -> JSON:
     order_by = one(request, "orderBy") or "id"
     if order_by not in ORDER_BY:
         raise ValidationError.single("orderBy", "invalid_enum", "orderBy is id, name or createdAt")
-    page = c.customers.list(
+    page = c.customers.list_customers(
         CustomerListQuery(
             namespace=who.namespace,
             page=integer(request, "page", 1, 1, 1_000_000),

@@ -61,7 +61,7 @@ async def ingest_events(
 
 
 def _views(c: ContainerLike, namespace: str, events: list[StoredEvent]) -> list[dict[str, Any]]:
-    meters = c.meters.list(namespace)
+    meters = c.meters.list_meters(namespace)
     customers = c.customers.customers_by_subject(namespace, sorted({e.subject for e in events}))
     return [
         to_api_event(e, customers.get(e.subject), event_problems(e.type, e.data, meters))
@@ -96,7 +96,7 @@ def list_events(request: Request, who: Principal = Depends(require(Operation.REA
         id_contains=one(request, "id"),
         limit=integer(request, "limit", 100, 1, 1000),
     )
-    return JSON(_views(c, who.namespace, c.events.list(q)))
+    return JSON(_views(c, who.namespace, c.events.list_events(q)))
 
 
 def _encode_cursor(e: StoredEvent) -> str:
@@ -181,7 +181,7 @@ def list_events_v2(request: Request, who: Principal = Depends(require(Operation.
             raise ValidationError.single(
                 "filter.customerId", "invalid_filter", "customerId takes $eq or $in"
             )
-        subjects = _customer_subjects(c, who.namespace, ids)
+        subjects = _customer_subjects(c, who.namespace, [str(i) for i in ids])
     cursor = one(request, "cursor")
     limit = integer(request, "limit", 100, 1, 1000)
     q = EventQuery(
@@ -195,7 +195,7 @@ def list_events_v2(request: Request, who: Principal = Depends(require(Operation.
         after=_decode_cursor(cursor) if cursor else None,
         limit=limit,
     )
-    events = c.events.list(q)
+    events = c.events.list_events(q)
     body: dict[str, Any] = {"items": _views(c, who.namespace, events)}
     if len(events) == limit:
         body["nextCursor"] = _encode_cursor(events[-1])

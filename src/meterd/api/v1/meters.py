@@ -76,7 +76,7 @@ async def create_meter(request: Request, who: Principal = WRITE) -> JSON:
 @router.get("/api/v1/meters")
 def list_meters(request: Request, who: Principal = READ) -> JSON:
     c: ContainerLike = request.app.state.container
-    meters = c.meters.list(who.namespace, boolean(request, "includeDeleted"))
+    meters = c.meters.list_meters(who.namespace, boolean(request, "includeDeleted"))
     order_by = one(request, "orderBy") or "createdAt"
     key = {
         "key": lambda m: m.slug,
@@ -89,7 +89,7 @@ def list_meters(request: Request, who: Principal = READ) -> JSON:
     }.get(order_by)
     if key is None:
         raise ValidationError.single("orderBy", "invalid_enum", f"cannot order by {order_by}")
-    meters.sort(key=key, reverse=(one(request, "order") or "ASC").upper() == "DESC")  # type: ignore[arg-type]
+    meters.sort(key=key, reverse=(one(request, "order") or "ASC").upper() == "DESC")
     return JSON([to_api_meter(m) for m in meters])
 
 

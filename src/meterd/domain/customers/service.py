@@ -163,7 +163,7 @@ class CustomerService:
         now = self._clock.now()
         self._customers.update_customer(replace(current, deleted_at=now, updated_at=now))
 
-    def list(self, query: CustomerListQuery) -> CustomerPage:
+    def list_customers(self, query: CustomerListQuery) -> CustomerPage:
         return self._customers.list_customers(query)
 
     def subjects_for_customers(

@@ -38,7 +38,7 @@ class EventService:
         (accepted,) = self._store.append([unique])
         return IngestResult(accepted, len(batch) - accepted)
 
-    def list(self, query: EventQuery) -> list[StoredEvent]:
+    def list_events(self, query: EventQuery) -> list[StoredEvent]:
         return self._store.list_events(query)
 
     def count(self, namespace: str) -> int:

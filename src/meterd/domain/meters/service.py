@@ -201,7 +201,7 @@ class MeterService:
             raise NotFoundError(f"meter not found: {id_or_slug}")
         return meter
 
-    def list(self, namespace: str, include_deleted: bool = False) -> list[Meter]:
+    def list_meters(self, namespace: str, include_deleted: bool = False) -> list[Meter]:
         return self._store.list_meters(namespace, include_deleted)
 
     def update(self, namespace: str, id_or_slug: str, inp: UpdateMeterInput) -> Meter:
