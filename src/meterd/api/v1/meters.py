@@ -103,13 +103,6 @@ def get_meter(meterIdOrSlug: str, request: Request, who: Principal = READ) -> JS
 async def update_meter(meterIdOrSlug: str, request: Request, who: Principal = WRITE) -> JSON:
     c: ContainerLike = request.app.state.container
     body = obj(await json_body(request))
-    for frozen in ("slug", "aggregation", "eventType", "valueProperty", "eventFrom"):
-        if frozen in body:
-            current = to_api_meter(c.meters.get(who.namespace, segment(meterIdOrSlug)))
-            if body[frozen] != current.get(frozen) and frozen != "eventFrom":
-                raise ValidationError.single(
-                    frozen, "immutable", f"{frozen} cannot change after creation"
-                )
     inp = UpdateMeterInput(
         name=body.get("name"),
         description=body.get("description"),
@@ -117,6 +110,9 @@ async def update_meter(meterIdOrSlug: str, request: Request, who: Principal = WR
         group_by=body.get("groupBy"),
         filter=body.get("filter"),
         fields_set=frozenset(body),
+        fixed={
+            k: body[k] for k in ("slug", "aggregation", "eventType", "valueProperty") if k in body
+        },
     )
     return JSON(to_api_meter(c.meters.update(who.namespace, segment(meterIdOrSlug), inp)))
 

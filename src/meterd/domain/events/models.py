@@ -34,30 +34,6 @@ class EventBatch:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def without_repeats(self) -> EventBatch:
-        """Drop the second and later copies of a (source, id) inside this batch."""
-        seen: set[tuple[str, str]] = set()
-        keep: list[int] = []
-        for i, key in enumerate(zip(self.sources, self.ids, strict=True)):
-            if key not in seen:
-                seen.add(key)
-                keep.append(i)
-        if len(keep) == len(self.ids):
-            return self
-        return EventBatch(
-            namespace=self.namespace,
-            ingested_at=self.ingested_at,
-            ids=[self.ids[i] for i in keep],
-            sources=[self.sources[i] for i in keep],
-            specversions=[self.specversions[i] for i in keep],
-            types=[self.types[i] for i in keep],
-            subjects=[self.subjects[i] for i in keep],
-            times=[self.times[i] for i in keep],
-            data=[self.data[i] for i in keep],
-            datacontenttypes=[self.datacontenttypes[i] for i in keep],
-            dataschemas=[self.dataschemas[i] for i in keep],
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredEvent:

@@ -55,6 +55,8 @@ class UpdateMeterInput:
     group_by: Any = None
     filter: Any = None
     fields_set: frozenset[str] = frozenset()
+    # Creation-only fields the caller repeated; they must equal the stored ones.
+    fixed: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)
@@ -207,6 +209,15 @@ class MeterService:
     def update(self, namespace: str, id_or_slug: str, inp: UpdateMeterInput) -> Meter:
         meter = self.get(namespace, id_or_slug)
         issues = IssueCollector()
+        current = {
+            "slug": meter.slug,
+            "aggregation": meter.aggregation.value,
+            "eventType": meter.event_type,
+            "valueProperty": meter.value_property,
+        }
+        for name, value in inp.fixed.items():
+            if value != current.get(name):
+                issues.add(name, "immutable", f"{name} cannot change after the meter is created")
         group_by = _check_group_by(inp.group_by, meter.value_property, issues)
         metadata = _check_metadata(inp.metadata, issues)
         name = _optional_text(inp.name, "name", issues, 256)
