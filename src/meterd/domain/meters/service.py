@@ -215,9 +215,9 @@ class MeterService:
             "eventType": meter.event_type,
             "valueProperty": meter.value_property,
         }
-        for name, value in inp.fixed.items():
-            if value != current.get(name):
-                issues.add(name, "immutable", f"{name} cannot change after the meter is created")
+        for key, value in inp.fixed.items():
+            if value != current.get(key):
+                issues.add(key, "immutable", f"{key} cannot change after the meter is created")
         group_by = _check_group_by(inp.group_by, meter.value_property, issues)
         metadata = _check_metadata(inp.metadata, issues)
         name = _optional_text(inp.name, "name", issues, 256)
