@@ -8,12 +8,13 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from meterd import __version__
 from meterd.api import errors
 from meterd.api.container import ContainerLike
 from meterd.api.params import SLASH
-from meterd.api.v1 import customers, events, meters
+from meterd.api.v1 import customers, events, meters, schemas
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -79,6 +80,22 @@ def create_app(container: ContainerLike) -> FastAPI:
     app.include_router(events.router)
     app.include_router(meters.router)
     app.include_router(customers.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            doc.setdefault("components", {}).setdefault("schemas", {}).update(schemas.components())
+            doc["components"]["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"},
+            }
+            doc["security"] = [{"bearer": []}, {"apiKey": []}]
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -11,6 +11,7 @@ from meterd.api.auth import require
 from meterd.api.container import ContainerLike
 from meterd.api.params import boolean, integer, json_body, obj, one, segment
 from meterd.api.responses import JSON, no_content
+from meterd.api.v1 import schemas
 from meterd.api.v1.wire import to_api_customer, to_api_subject
 from meterd.core.errors import ValidationError
 from meterd.core.periods import parse_rfc3339
@@ -41,7 +42,12 @@ def _customer_input(body: dict[str, Any]) -> CustomerInput:
     )
 
 
-@router.post("/api/v1/customers", status_code=201, tags=["Customers"])
+@router.post(
+    "/api/v1/customers",
+    status_code=201,
+    tags=["Customers"],
+    openapi_extra=schemas.body("CustomerCreate"),
+)
 async def create_customer(request: Request, who: Principal = WRITE) -> JSON:
     c: ContainerLike = request.app.state.container
     inp = _customer_input(obj(await json_body(request)))
@@ -84,7 +90,11 @@ def get_customer(customerIdOrKey: str, request: Request, who: Principal = READ) 
     return JSON(to_api_customer(c.customers.get(who.namespace, segment(customerIdOrKey))))
 
 
-@router.put("/api/v1/customers/{customerIdOrKey}", tags=["Customers"])
+@router.put(
+    "/api/v1/customers/{customerIdOrKey}",
+    tags=["Customers"],
+    openapi_extra=schemas.body("CustomerCreate"),
+)
 async def update_customer(customerIdOrKey: str, request: Request, who: Principal = WRITE) -> JSON:
     c: ContainerLike = request.app.state.container
     inp = _customer_input(obj(await json_body(request)))
@@ -110,7 +120,9 @@ def _opt_time(item: dict[str, Any], name: str, where: str) -> Any:
         ) from None
 
 
-@router.post("/api/v1/subjects", tags=["Subjects"])
+@router.post(
+    "/api/v1/subjects", tags=["Subjects"], openapi_extra=schemas.body("SubjectUpsert", array=True)
+)
 async def upsert_subjects(request: Request, who: Principal = WRITE) -> JSON:
     c: ContainerLike = request.app.state.container
     body = await json_body(request)

@@ -25,15 +25,14 @@ from meterd.domain.events import EventCursor, EventQuery, StoredEvent
 from meterd.domain.meters.inspection import event_problems
 
 router = APIRouter(tags=["Events"])
+_EVENT = {"$ref": "#/components/schemas/CloudEvent"}
 INGEST_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/cloudevents+json": {"schema": {"type": "object"}},
-            "application/cloudevents-batch+json": {
-                "schema": {"type": "array", "items": {"type": "object"}}
-            },
-            "application/json": {"schema": {}},
+            "application/cloudevents+json": {"schema": _EVENT},
+            "application/cloudevents-batch+json": {"schema": {"type": "array", "items": _EVENT}},
+            "application/json": {"schema": {"oneOf": [_EVENT, {"type": "array", "items": _EVENT}]}},
         },
     },
 }

@@ -24,6 +24,7 @@ from meterd.api.params import (
     timestamp,
 )
 from meterd.api.responses import JSON, no_content
+from meterd.api.v1 import schemas
 from meterd.api.v1.wire import to_api_meter, to_api_row
 from meterd.core.errors import ValidationError
 from meterd.core.money import format_decimal
@@ -54,7 +55,7 @@ def _body_time(body: dict[str, Any], name: str) -> Any:
         ) from None
 
 
-@router.post("/api/v1/meters", status_code=201)
+@router.post("/api/v1/meters", status_code=201, openapi_extra=schemas.body("MeterCreate"))
 async def create_meter(request: Request, who: Principal = WRITE) -> JSON:
     c: ContainerLike = request.app.state.container
     body = obj(await json_body(request))
@@ -99,7 +100,7 @@ def get_meter(meterIdOrSlug: str, request: Request, who: Principal = READ) -> JS
     return JSON(to_api_meter(c.meters.get(who.namespace, segment(meterIdOrSlug))))
 
 
-@router.put("/api/v1/meters/{meterIdOrSlug}")
+@router.put("/api/v1/meters/{meterIdOrSlug}", openapi_extra=schemas.body("MeterUpdate"))
 async def update_meter(meterIdOrSlug: str, request: Request, who: Principal = WRITE) -> JSON:
     c: ContainerLike = request.app.state.container
     body = obj(await json_body(request))
@@ -236,6 +237,7 @@ async def query_meter(meterIdOrSlug: str, request: Request, who: Principal = REA
 @router.post(
     "/api/v1/meters/{meterIdOrSlug}/query",
     responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+    openapi_extra=schemas.body("MeterQueryRequest"),
 )
 async def query_meter_post(meterIdOrSlug: str, request: Request, who: Principal = READ) -> Response:
     body = await json_body(request, required=False)
