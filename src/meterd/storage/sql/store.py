@@ -1,0 +1,17 @@
+"""The state store: meters, customers, subjects and API keys in one SQL database."""
+
+from __future__ import annotations
+
+from meterd.storage.sql.customers import CustomerQueries
+from meterd.storage.sql.keys import ApiKeyQueries
+from meterd.storage.sql.meters import MeterQueries
+from meterd.storage.sql.subjects import SubjectQueries
+
+
+class SqlStateStore(MeterQueries, CustomerQueries, SubjectQueries, ApiKeyQueries):
+    """MeterStore, CustomerStore, SubjectStore and ApiKeyStore over SQLAlchemy Core.
+
+    ``SqlStateStore("sqlite:///path/state.sqlite3")`` or
+    ``SqlStateStore("postgresql://user:pass@host/db")``. Opening migrates the
+    schema to the newest revision. Safe to share between threads.
+    """
