@@ -30,14 +30,23 @@ def json_path(segments: tuple[Segment, ...]) -> str:
     return "".join(out)
 
 
+def _literal(path: str) -> str:
+    return json_path(parse_path(path)).replace("'", "''")
+
+
 def extract_text(path: str, column: str = "data") -> str:
-    """SQL for the scalar at ``path`` as text (NULL when missing or JSON null)."""
-    literal = json_path(parse_path(path)).replace("'", "''")
-    return f"json_extract_string({column}, '{literal}')"
+    """SQL for the scalar at ``path`` as text (NULL when missing, JSON null, object or array)."""
+    # json_extract_string would render an object or array as JSON text, which
+    # filters, group-by values and UNIQUE_COUNT would then treat as a value;
+    # the Python evaluator (scalar_text) treats them as absent. json_value is
+    # NULL for non-scalars, and unquoting its result gives the scalar's text.
+    return f"json_extract_string(json_value({column}, '{_literal(path)}'), '$')"
 
 
 def extract_number(path: str, column: str = "data") -> str:
-    return f"TRY_CAST({extract_text(path, column)} AS {NUMBER})"
+    # Objects and arrays never cast to a number, so the cheaper plain
+    # extraction is exact here.
+    return f"TRY_CAST(json_extract_string({column}, '{_literal(path)}') AS {NUMBER})"
 
 
 _NEGATIVE = {"$ne", "$nin", "$ncontains", "$nlike", "$nilike"}
@@ -49,7 +58,8 @@ def compile_filter(expr: str, f: StringFilter, params: list[Any]) -> str:
     if op in ("$and", "$or"):
         joiner = " AND " if op == "$and" else " OR "
         parts = [compile_filter(expr, c, params) for c in f.children]
-        return "(" + joiner.join(parts or ["TRUE"]) + ")"
+        # Empty: all() of nothing is true, any() of nothing is false.
+        return "(" + joiner.join(parts or ["TRUE" if op == "$and" else "FALSE"]) + ")"
     if op == "$exists":
         return f"({expr} IS {'NOT ' if f.exists else ''}NULL)"
     pred: str

@@ -125,9 +125,17 @@ class DuckDBEventStore:
     # -- writing -----------------------------------------------------------
 
     def append(self, batches: list[EventBatch]) -> list[int]:
-        batches = [b for b in batches if len(b)]
-        if not batches:
-            return [0] * len(batches)
+        # Callers (group commit) match results to batches by position, so
+        # empty batches are skipped for the commit but keep their slot.
+        nonempty = [i for i, b in enumerate(batches) if len(b)]
+        out = [0] * len(batches)
+        if nonempty:
+            counts = self._append_nonempty([batches[i] for i in nonempty])
+            for i, c in zip(nonempty, counts, strict=True):
+                out[i] = c
+        return out
+
+    def _append_nonempty(self, batches: list[EventBatch]) -> list[int]:
         with self._write:
             if self._closed:
                 raise UnavailableError("event store is closed")
@@ -143,7 +151,7 @@ class DuckDBEventStore:
                 con.register("incoming", incoming)
                 claimed = con.execute(
                     f"INSERT INTO event_keys SELECT {KEY}, stored_at FROM incoming "
-                    "ON CONFLICT DO NOTHING RETURNING k"
+                    "ON CONFLICT DO NOTHING RETURNING k::VARCHAR"
                 ).fetchall()
                 if len(claimed) == incoming.num_rows:
                     con.execute(f"INSERT INTO events SELECT {COLUMNS} FROM incoming")
@@ -161,14 +169,17 @@ class DuckDBEventStore:
             return counts
 
     def _append_some(
-        self, con: duckdb.DuckDBPyConnection, keys: list[int], batches: list[EventBatch]
+        self, con: duckdb.DuckDBPyConnection, keys: list[str], batches: list[EventBatch]
     ) -> list[int]:
         # Only the first copy of each newly claimed key is stored; copies in
         # later batches of the same commit are that event's duplicates.
+        # Keys travel as text: a Python list of 128-bit ints is bound with a
+        # type guessed from its values (HUGEINT, or DOUBLE when magnitudes
+        # differ), which either fails or silently drops the keys' low bits.
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE accepted AS SELECT {COLUMNS}, seq FROM "
             f"(SELECT *, {KEY} AS k FROM incoming) "
-            "WHERE k IN (SELECT unnest(?::UHUGEINT[])) "
+            "WHERE k IN (SELECT unnest(?::VARCHAR[])::UHUGEINT) "
             "QUALIFY row_number() OVER (PARTITION BY k ORDER BY seq) = 1",
             [keys],
         )
