@@ -72,7 +72,7 @@ def build_aggregate(q: MeterQuery) -> tuple[str, list[Any]]:
         where_params.append(list(q.subjects))
     for key, f in q.filters.items():
         where.append(compile_filter(extract_text(m.group_by[key], "e.data"), f, where_params))
-    inner = f"SELECT {', '.join(cols)} FROM events e {join} WHERE {' AND '.join(where)}"
+    inner = f"SELECT {', '.join(cols)} FROM all_events e {join} WHERE {' AND '.join(where)}"
     inner_params = inner_params + join_params + where_params
     keys = ["b"]
     select = [
@@ -141,5 +141,6 @@ def build_distinct(
     expr = "e.subject" if key == "subject" else extract_text(meter.group_by[key], "e.data")
     where.append(f"{expr} IS NOT NULL")
     return (
-        f"SELECT DISTINCT {expr} AS value FROM events e WHERE {' AND '.join(where)} ORDER BY value"
+        f"SELECT DISTINCT {expr} AS value FROM all_events e "
+        f"WHERE {' AND '.join(where)} ORDER BY value"
     ), params
