@@ -29,7 +29,8 @@ DataDir = typer.Option(
     None,
     "--data-dir",
     envvar="METERD_DATA_DIR",
-    help="Directory for the embedded stores [default: ./meterd-data].",
+    # Help text is rich markup: an unescaped "[...]" would be read as a tag and vanish.
+    help="Directory for the embedded stores \\[default: ./meterd-data].",
 )
 DatabaseUrl = typer.Option(
     None,
@@ -60,8 +61,8 @@ def _settings(
 
 @app.command()
 def serve(
-    host: str = typer.Option(None, "--host", envvar="METERD_HOST", help="[default: 127.0.0.1]"),
-    port: int = typer.Option(None, "--port", envvar="METERD_PORT", help="[default: 8888]"),
+    host: str = typer.Option(None, "--host", envvar="METERD_HOST", help="\\[default: 127.0.0.1]"),
+    port: int = typer.Option(None, "--port", envvar="METERD_PORT", help="\\[default: 8888]"),
     data_dir: Path | None = DataDir,
     database_url: str | None = DatabaseUrl,
     events_url: str | None = EventsUrl,
@@ -219,7 +220,15 @@ def events_export(
 
 
 def main() -> None:
-    app()
+    from meterd.core.errors import MeterdError
+
+    try:
+        app()
+    except MeterdError as exc:
+        # Configuration mistakes (an unknown store URL scheme, a missing
+        # backend) deserve one readable line, not a traceback.
+        err.print(f"error: {exc.detail}", markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
 
 
 __all__ = ["app", "json", "main"]

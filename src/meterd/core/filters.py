@@ -7,6 +7,7 @@ otherwise), ``$exists``, and the ``$and``/``$or`` combinators.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -55,12 +56,22 @@ class StringFilter:
 
 
 def _like(pattern: str, text: str, fold: bool) -> bool:
-    import fnmatch
-
-    pat = pattern.replace("*", "[*]").replace("?", "[?]").replace("%", "*").replace("_", "?")
-    return (
-        fnmatch.fnmatchcase(text.lower(), pat.lower()) if fold else fnmatch.fnmatchcase(text, pat)
-    )
+    # SQL LIKE as the SQL backends run it (``ESCAPE '\\'``): ``%`` and ``_``
+    # are the only wildcards, a backslash makes the next character literal,
+    # and everything else (``[``, ``*``, ``?``) is itself.
+    if fold:
+        pattern, text = pattern.lower(), text.lower()
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
+    return re.fullmatch("".join(out), text, re.DOTALL) is not None
 
 
 def _compare(f: StringFilter, actual: str) -> bool:
@@ -132,7 +143,19 @@ def parse_string_filter(raw: Any, where: str, issues: IssueCollector) -> StringF
     if text is None:
         issues.add(f"{where}.{op}", "invalid_filter", f"{op} takes a scalar")
         return None
+    if op in _LIKE_OPS and _dangling_escape(text):
+        # SQL engines refuse such a pattern at query time; refuse it here.
+        issues.add(f"{where}.{op}", "invalid_filter", f"{op} pattern ends with an escape")
+        return None
     return StringFilter(op=op, value=text)
+
+
+_LIKE_OPS = ("$like", "$nlike", "$ilike", "$nilike")
+
+
+def _dangling_escape(pattern: str) -> bool:
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    return trailing % 2 == 1
 
 
 def filter_to_wire(f: StringFilter) -> dict[str, Any]:

@@ -7,6 +7,7 @@ in a zone with a half-hour offset starts at :30 UTC.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -94,9 +95,20 @@ def iter_windows(start: datetime, end: datetime, size: WindowSize, zone: ZoneInf
     return out
 
 
+# RFC 3339 ``date-time`` (``T`` or space, any fraction, ``Z`` or an offset;
+# the colon-less offset is accepted because the ingest decoder accepts it).
+# Checked up front because ``fromisoformat`` also takes ISO 8601 week dates,
+# basic format and minute precision, which ingest rejects.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:?\d{2})", re.ASCII
+)
+
+
 def parse_rfc3339(text: str) -> datetime:
     """Parse an RFC 3339 timestamp; an offset is mandatory."""
     raw = text.strip()
+    if not _RFC3339.fullmatch(raw):
+        raise ValueError(f"not an RFC 3339 timestamp with an offset: {text!r}")
     if raw.endswith(("Z", "z")):
         raw = raw[:-1] + "+00:00"
     # Python keeps microseconds; longer fractions are cut, not rounded.

@@ -9,8 +9,9 @@ first one msgspec tripped on.
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 
@@ -40,10 +41,27 @@ class WireEvent(msgspec.Struct):
     dataschema: str | None = None
 
 
+class TextTimeEvent(WireEvent):
+    """``time`` kept as text, for bodies with sub-microsecond fractions.
+
+    msgspec rounds such fractions to the microsecond, which can carry an event
+    at 23:59:59.9999996 into the next day or billing month; they are cut
+    instead, as ``parse_rfc3339`` does for every other timestamp.
+    """
+
+    time: str | None = None  # type: ignore[assignment]
+
+
 _single = msgspec.json.Decoder(WireEvent)
 _batch = msgspec.json.Decoder(list[WireEvent])
 _either = msgspec.json.Decoder(list[WireEvent] | WireEvent)
+_single_text = msgspec.json.Decoder(TextTimeEvent)
+_batch_text = msgspec.json.Decoder(list[TextTimeEvent])
+_either_text = msgspec.json.Decoder(list[TextTimeEvent] | TextTimeEvent)
 _any = msgspec.json.Decoder()
+# Seconds followed by seven or more fraction digits: a cheap, conservative
+# test for the rare body that needs the text path (a false hit only costs speed).
+_LONG_FRACTION = re.compile(rb"\d:\d\d\.\d{7}")
 
 
 def media_type(header: str | None) -> str:
@@ -58,7 +76,7 @@ def media_type(header: str | None) -> str:
 def _ok(ev: WireEvent) -> bool:
     if not (ev.id and ev.source and ev.specversion and ev.type and ev.subject):
         return False
-    if max(len(ev.id), len(ev.source), len(ev.type), len(ev.subject)) > MAX_TEXT:
+    if max(map(len, (ev.id, ev.source, ev.specversion, ev.type, ev.subject))) > MAX_TEXT:
         return False
     if ev.datacontenttype is not None and ev.datacontenttype != PLAIN:
         return False
@@ -70,13 +88,15 @@ def decode(body: bytes, kind: str, namespace: str, now: datetime, max_events: in
     """Decode and validate a body into one batch; ValidationError lists every problem."""
     if not body.strip():
         raise ValidationError.single("body", "required", "invalid event: no events found")
+    precise = _LONG_FRACTION.search(body) is not None
+    events: list[Any]
     try:
         if kind == SINGLE:
-            events = [_single.decode(body)]
+            events = [(_single_text if precise else _single).decode(body)]
         elif kind == BATCH:
-            events = _batch.decode(body)
+            events = (_batch_text if precise else _batch).decode(body)
         else:
-            parsed = _either.decode(body)
+            parsed = (_either_text if precise else _either).decode(body)
             events = parsed if isinstance(parsed, list) else [parsed]
     except msgspec.ValidationError:
         _explain(body, kind)
@@ -92,6 +112,14 @@ def decode(body: bytes, kind: str, namespace: str, now: datetime, max_events: in
     if not all(map(_ok, events)):
         _explain(body, kind)
     utc = UTC
+    if precise:
+        try:
+            times = [now if e.time is None else parse_rfc3339(cast(str, e.time)) for e in events]
+        except ValueError:
+            _explain(body, kind)
+            raise
+    else:
+        times = [now if e.time is None else e.time.astimezone(utc) for e in events]
     return EventBatch(
         namespace=namespace,
         ingested_at=now,
@@ -100,7 +128,7 @@ def decode(body: bytes, kind: str, namespace: str, now: datetime, max_events: in
         specversions=[e.specversion for e in events],
         types=[e.type for e in events],
         subjects=[e.subject for e in events],
-        times=[now if e.time is None else e.time.astimezone(utc) for e in events],
+        times=times,
         data=[
             None if e.data is None or bytes(e.data) == b"null" else bytes(e.data).decode()
             for e in events

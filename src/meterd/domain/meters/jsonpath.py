@@ -29,16 +29,29 @@ def parse_path(path: str) -> tuple[Segment, ...]:
             out.append(m.group(0))
             i = m.end()
         elif ch == "[":
-            close = path.find("]", i)
-            if close < 0:
-                raise ValueError("unclosed [")
-            inner = path[i + 1 : close].strip()
-            if len(inner) >= 2 and inner[0] == inner[-1] and inner[0] in "'\"":
-                out.append(inner[1:-1])
-            elif inner.isdigit():
-                out.append(int(inner))
+            start = i + 1
+            while start < len(path) and path[start] == " ":
+                start += 1
+            if start < len(path) and path[start] in "'\"":
+                # A quoted key ends at its closing quote, not at the first
+                # "]", so keys may contain "]" and ".".
+                end = path.find(path[start], start + 1)
+                if end < 0:
+                    raise ValueError(f"unclosed quote at position {start}")
+                close = end + 1
+                while close < len(path) and path[close] == " ":
+                    close += 1
+                if close >= len(path) or path[close] != "]":
+                    raise ValueError(f"expected ] at position {close}")
+                out.append(path[start + 1 : end])
             else:
-                raise ValueError(f"unsupported selector [{inner}]")
+                close = path.find("]", i)
+                if close < 0:
+                    raise ValueError("unclosed [")
+                inner = path[i + 1 : close].strip()
+                if not (inner.isascii() and inner.isdigit()):
+                    raise ValueError(f"unsupported selector [{inner}]")
+                out.append(int(inner))
             i = close + 1
         else:
             raise ValueError(f"unexpected {ch!r} at position {i}")
