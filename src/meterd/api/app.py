@@ -14,7 +14,16 @@ from meterd import __version__
 from meterd.api import errors
 from meterd.api.container import ContainerLike
 from meterd.api.params import SLASH
-from meterd.api.v1 import customers, events, meters, schemas
+from meterd.api.v1 import (
+    customers,
+    entitlements,
+    events,
+    features,
+    meters,
+    notifications,
+    portal,
+    schemas,
+)
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -80,6 +89,8 @@ def create_app(container: ContainerLike) -> FastAPI:
     app.include_router(events.router)
     app.include_router(meters.router)
     app.include_router(customers.router)
+    for context in (features, entitlements, notifications, portal):
+        app.include_router(context.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

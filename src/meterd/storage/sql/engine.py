@@ -93,7 +93,10 @@ def alembic_config() -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the schema to head inside one transaction.
+    """Upgrade the schema to every head inside one transaction.
+
+    Each bounded context owns a migration branch off the initial revision
+    (``branch_labels``), so contexts evolve their tables independently.
 
     The transaction takes the database's write lock (SQLite) or an advisory
     lock (PostgreSQL) before alembic reads the current revision, so processes
@@ -107,4 +110,4 @@ def migrate(engine: Engine) -> None:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")

@@ -11,7 +11,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from meterd.storage.sql.engine import create_state_engine
-from meterd.storage.sql.tables import metadata
+from meterd.storage.sql.schema import metadata
 
 
 def _run(connection: Connection) -> None:

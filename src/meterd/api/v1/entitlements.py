@@ -1,0 +1,7 @@
+"""Routes of the entitlements context (filled in as the context lands)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

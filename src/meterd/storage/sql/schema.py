@@ -1,0 +1,12 @@
+"""Every table of the state store, gathered on one ``MetaData``.
+
+Each bounded context defines its tables in its own ``tables_<context>.py`` on
+the shared ``metadata`` and is imported here, so migrations and schema checks
+always see the whole schema.
+"""
+
+from __future__ import annotations
+
+from meterd.storage.sql.tables import metadata
+
+__all__ = ["metadata"]
