@@ -5,10 +5,17 @@ from __future__ import annotations
 from meterd.storage.sql.customers import CustomerQueries
 from meterd.storage.sql.keys import ApiKeyQueries
 from meterd.storage.sql.meters import MeterQueries
+from meterd.storage.sql.notifications import NotificationQueries
 from meterd.storage.sql.subjects import SubjectQueries
 
 
-class SqlStateStore(MeterQueries, CustomerQueries, SubjectQueries, ApiKeyQueries):
+class SqlStateStore(
+    MeterQueries,
+    CustomerQueries,
+    SubjectQueries,
+    ApiKeyQueries,
+    NotificationQueries,
+):
     """MeterStore, CustomerStore, SubjectStore and ApiKeyStore over SQLAlchemy Core.
 
     ``SqlStateStore("sqlite:///path/state.sqlite3")`` or
