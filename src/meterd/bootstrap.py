@@ -11,9 +11,18 @@ from meterd.domain.auth import AuthService
 from meterd.domain.customers import CustomerService
 from meterd.domain.events import EventService, EventStore
 from meterd.domain.meters import MeterService, UsageReader
+from meterd.domain.notifications import (
+    BalanceEvaluator,
+    BalanceSource,
+    DeliveryService,
+    NotificationService,
+    RetryPolicy,
+)
 from meterd.settings import Settings
 from meterd.storage import duckdb_path, resolve, scheme_of
 from meterd.storage.groupcommit import GroupCommitStore
+from meterd.workers.notifications import NotificationWorker
+from meterd.workers.webhooks import WebhookSender
 
 
 @dataclass
@@ -26,7 +35,10 @@ class Container:
     events: EventService
     state: Any
     event_store: EventStore
+    notifications: NotificationService
     _closers: list[Any] = field(default_factory=list)
+    # Started and stopped with the served app (see meterd.workers.lifespan).
+    background: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
         """Commit what is queued, then release the stores (idempotent)."""
@@ -62,6 +74,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     usage: UsageReader = raw_events
     grouped = GroupCommitStore(raw_events, max_delay_seconds=settings.commit_delay_ms / 1000)
     customers = CustomerService(state, state, clock)
+    notifications, worker = build_notifications(settings, state, clock, deliver=settings.worker)
     container = Container(
         settings=settings,
         clock=clock,
@@ -71,6 +84,67 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         events=EventService(grouped, clock),
         state=state,
         event_store=grouped,
+        notifications=notifications,
     )
     container._closers.extend([state.close, grouped.close])
+    if worker is not None:
+        container.background.append(worker)
     return container
+
+
+def build_notifications(
+    settings: Settings,
+    state: Any,
+    clock: Clock,
+    *,
+    deliver: bool,
+    balances: BalanceSource | None = None,
+) -> tuple[NotificationService, NotificationWorker | None]:
+    """The notification service and, if it has anything to do, its worker.
+
+    The worker delivers webhooks when ``deliver`` is set and evaluates
+    balance thresholds when ``balances`` is given; with neither, there is
+    no worker.
+    """
+    window = timedelta(seconds=settings.webhook_retry_window_seconds)
+    service = NotificationService(state, clock, retry_window=window)
+    evaluator = BalanceEvaluator(state, service, balances) if balances is not None else None
+    if not deliver and evaluator is None:
+        return service, None
+    deliveries = None
+    sender = None
+    if deliver:
+        policy = RetryPolicy(
+            base=timedelta(seconds=settings.webhook_retry_base_seconds),
+            cap=timedelta(seconds=settings.webhook_retry_max_delay_seconds),
+        )
+        # The lease outlasts any one send (timeout plus slack for recording
+        # the result), so a live worker never loses a delivery it is sending.
+        lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
+        deliveries = DeliveryService(state, clock, policy=policy, lease=lease)
+        sender = WebhookSender(timeout_seconds=settings.webhook_timeout_seconds)
+    worker = NotificationWorker(
+        deliveries,
+        sender,
+        evaluator=evaluator,
+        concurrency=settings.webhook_concurrency,
+        poll_seconds=settings.notification_poll_seconds,
+        evaluate_seconds=settings.notification_evaluate_seconds,
+        drain_seconds=settings.webhook_timeout_seconds + 1,
+    )
+    if deliver:
+        service.on_enqueue(worker.wake)
+    return service, worker
+
+
+def build_worker(settings: Settings, clock: Clock | None = None) -> tuple[NotificationWorker, Any]:
+    """A stand-alone delivery worker over the state store, and its store to close."""
+    clock = clock or SystemClock()
+    state = open_state(settings)
+    try:
+        _, worker = build_notifications(settings, state, clock, deliver=True)
+    except BaseException:
+        state.close()
+        raise
+    assert worker is not None
+    return worker, state

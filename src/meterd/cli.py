@@ -67,18 +67,26 @@ def serve(
     database_url: str | None = DatabaseUrl,
     events_url: str | None = EventsUrl,
     log_level: str = typer.Option(None, "--log-level", envvar="METERD_LOG_LEVEL"),
+    worker: bool = typer.Option(
+        None,
+        "--worker/--no-worker",
+        envvar="METERD_WORKER",
+        help="Deliver webhooks in this process \\[default: --worker]; "
+        "with --no-worker, run `meterd worker` instead.",
+    ),
 ) -> None:
     """Start the API server (SQLite + DuckDB under --data-dir unless URLs say otherwise)."""
     import uvicorn
 
     from meterd.api.app import create_app, wrap
     from meterd.bootstrap import build
+    from meterd.workers.lifespan import with_background
 
     settings = _settings(
-        data_dir, database_url, events_url, host=host, port=port, log_level=log_level
+        data_dir, database_url, events_url, host=host, port=port, log_level=log_level, worker=worker
     )
     container = build(settings)
-    asgi = wrap(create_app(container))
+    asgi = with_background(wrap(create_app(container)), container.background)
     err.print(
         f"meterd listening on http://{settings.host}:{settings.port} "
         f"(state: {settings.state_url()}, events: {settings.event_url()})"
@@ -96,6 +104,38 @@ def serve(
         )
     finally:
         container.close()
+
+
+@app.command()
+def worker(
+    data_dir: Path | None = DataDir,
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Deliver notification webhooks from the state store until SIGTERM or Ctrl-C.
+
+    Any number of workers (and servers with --worker) may share one state
+    store: each delivery is leased to one of them at a time.
+    """
+    import signal
+    import threading
+
+    from meterd.bootstrap import build_worker
+
+    settings = _settings(data_dir, database_url, None, worker=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    notifier, state = build_worker(settings)
+    notifier.start()
+    err.print(f"meterd worker delivering notifications (state: {settings.state_url()})")
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        # In-flight sends finish (bounded by the webhook timeout) before exit.
+        notifier.stop()
+        state.close()
+    err.print("meterd worker stopped")
 
 
 @app.command()

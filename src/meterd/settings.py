@@ -36,6 +36,19 @@ class Settings(BaseSettings):
     # Seconds a verified API key is cached; bounds how late a revocation bites.
     key_cache_seconds: float = Field(default=2.0, ge=0)
     log_level: str = "info"
+    # Notifications. ``serve`` delivers webhooks itself unless worker=false,
+    # in which case ``meterd worker`` processes must run.
+    worker: bool = True
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # First retry waits about this long; each later one twice as long, up to
+    # the max delay, until the retry window after the event has passed.
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_max_delay_seconds: float = Field(default=3600.0, gt=0)
+    webhook_retry_window_seconds: float = Field(default=24 * 3600.0, gt=0)
+    webhook_concurrency: int = Field(default=8, ge=1, le=256)
+    # How often the worker looks for retries due and work from other processes.
+    notification_poll_seconds: float = Field(default=1.0, gt=0)
+    notification_evaluate_seconds: float = Field(default=5.0, gt=0)
 
     def state_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'state.sqlite3').resolve()}"

@@ -9,6 +9,7 @@ from meterd.domain.auth import AuthService
 from meterd.domain.customers import CustomerService
 from meterd.domain.events import EventService
 from meterd.domain.meters import MeterService
+from meterd.domain.notifications import NotificationService
 from meterd.settings import Settings
 
 
@@ -19,3 +20,4 @@ class ContainerLike(Protocol):
     meters: MeterService
     customers: CustomerService
     events: EventService
+    notifications: NotificationService

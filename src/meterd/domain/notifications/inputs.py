@@ -174,8 +174,10 @@ class RuleInput:
     thresholds: Any = None
     features: Any = None
 
-    def validate(self) -> dict[str, Any]:
-        issues = IssueCollector()
+    def validate(self, issues: IssueCollector | None = None) -> dict[str, Any]:
+        """Checked values; raises unless the caller passed ``issues`` to collect into."""
+        collect = issues is not None
+        issues = issues if issues is not None else IssueCollector()
         kind: EventType | None = None
         try:
             kind = EventType(self.type)
@@ -203,7 +205,8 @@ class RuleInput:
             out["thresholds"] = self._thresholds(issues)
         if kind in (EventType.BALANCE_THRESHOLD, EventType.ENTITLEMENT_RESET):
             out["features"] = self._features(issues)
-        issues.raise_if_any()
+        if not collect:
+            issues.raise_if_any()
         return out
 
     def _thresholds(self, issues: IssueCollector) -> tuple[Threshold, ...]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from meterd.core.clock import Clock
 from meterd.core.errors import ConflictError, IssueCollector, NotFoundError, ValidationError
-from meterd.core.ids import new_ulid
+from meterd.core.ids import is_ulid, new_ulid
 from meterd.domain.notifications.inputs import ChannelInput, RuleInput, new_signing_secret
 from meterd.domain.notifications.models import (
     TEST_ANNOTATION,
@@ -128,9 +128,11 @@ class NotificationService:
     # Rules ------------------------------------------------------------------
 
     def _rule_values(self, namespace: str, inp: RuleInput) -> dict[str, Any]:
-        values = inp.validate()
         issues = IssueCollector()
+        values = inp.validate(issues)
         for i, cid in enumerate(values["channel_ids"]):
+            if not is_ulid(cid):
+                continue  # already reported
             channel = self._store.get_channel(namespace, cid)
             if channel is None or channel.deleted_at is not None:
                 issues.add(f"channels[{i}]", "not_found", f"notification channel not found: {cid}")

@@ -20,6 +20,7 @@ from meterd.domain.notifications.models import (
     Page,
     Rule,
 )
+from meterd.domain.notifications.ports import NotificationStore
 from meterd.storage.sql.notifications_outbox import NotificationOutboxQueries
 from meterd.storage.sql.notifications_rows import (
     chunks,
@@ -47,11 +48,11 @@ class NotificationQueries(NotificationOutboxQueries):
 
     # Channels ---------------------------------------------------------------
 
-    def insertchannel(self, channel: Channel) -> None:
+    def insert_channel(self, channel: Channel) -> None:
         with self._write() as conn:
             conn.execute(insert(ch).values(to_row_channel(channel)))
 
-    def updatechannel(self, channel: Channel) -> None:
+    def update_channel(self, channel: Channel) -> None:
         values = to_row_channel(channel)
         del values["id"], values["namespace"]
         with self._write() as conn:
@@ -63,7 +64,7 @@ class NotificationQueries(NotificationOutboxQueries):
             if done.rowcount == 0:
                 raise NotFoundError(f"notification channel not found: {channel.id}")
 
-    def getchannel(self, namespace: str, channel_id: str) -> Channel | None:
+    def get_channel(self, namespace: str, channel_id: str) -> Channel | None:
         with self._read() as conn:
             row = (
                 conn.execute(select(ch).where(ch.c.namespace == namespace, ch.c.id == channel_id))
@@ -169,7 +170,7 @@ class NotificationQueries(NotificationOutboxQueries):
             )
             return load_rules(conn, rows)
 
-    def rules_usingchannel(self, namespace: str, channel_id: str) -> list[str]:
+    def rules_using_channel(self, namespace: str, channel_id: str) -> list[str]:
         with self._read() as conn:
             return list(
                 conn.scalars(
@@ -201,7 +202,7 @@ class NotificationQueries(NotificationOutboxQueries):
 
     # Events -----------------------------------------------------------------
 
-    def insertevent(self, event: NotificationEvent) -> None:
+    def insert_event(self, event: NotificationEvent) -> None:
         def conflict(_violated: str) -> str:
             return f"notification {event.dedupe_key} was already decided"
 
@@ -241,7 +242,7 @@ class NotificationQueries(NotificationOutboxQueries):
                 )
         return found
 
-    def getevent(self, namespace: str, event_id: str) -> NotificationEvent | None:
+    def get_event(self, namespace: str, event_id: str) -> NotificationEvent | None:
         with self._read() as conn:
             rows = (
                 conn.execute(select(ev).where(ev.c.namespace == namespace, ev.c.id == event_id))
@@ -268,3 +269,8 @@ class NotificationQueries(NotificationOutboxQueries):
             )
             items = load_events(conn, rows)
         return Page(items=items, total=total, page=query.page, page_size=query.page_size)
+
+
+def _conforms(store: NotificationQueries) -> NotificationStore:
+    # Never called: lets mypy prove the queries implement the whole port.
+    return store
