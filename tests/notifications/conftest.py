@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from meterd.core.clock import FrozenClock
 from meterd.domain.notifications import (
@@ -25,7 +25,6 @@ from meterd.domain.notifications import (
 )
 from meterd.storage.sql import SqlStateStore
 from meterd.storage.sql.engine import create_state_engine
-from meterd.storage.sql.schema import metadata
 
 PG_ENV = "METERD_TEST_POSTGRES_URL"
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -33,11 +32,13 @@ NS = "acme"
 
 
 def wipe_postgres(url: str) -> None:
+    """Drop every table, including ones of contexts this checkout does not know."""
     engine = create_state_engine(url)
     try:
         with engine.begin() as conn:
-            for table in [*reversed(metadata.sorted_tables), "alembic_version"]:
-                conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+            names = inspect(conn).get_table_names()
+            for name in names:
+                conn.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
     finally:
         engine.dispose()
 
