@@ -38,6 +38,7 @@ class Receiver:
     secret: str | None = None
     fail_first: int = 0
     fail_status: int = 500
+    delay: float = 0.0  # seconds to sit on each request before answering
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
@@ -57,6 +58,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 verified = False
                 if receiver.secret is not None:
