@@ -118,9 +118,10 @@ def build_notifications(
             base=timedelta(seconds=settings.webhook_retry_base_seconds),
             cap=timedelta(seconds=settings.webhook_retry_max_delay_seconds),
         )
-        # The lease outlasts any one send (timeout plus slack for recording
-        # the result), so a live worker never loses a delivery it is sending.
-        lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
+        # The lease outlasts any one send (connect, write and read each get
+        # the timeout) plus recording the result, so a live worker keeps
+        # what it is sending; a dead one's deliveries come due again soon.
+        lease = timedelta(seconds=3 * settings.webhook_timeout_seconds + 5)
         deliveries = DeliveryService(state, clock, policy=policy, lease=lease)
         sender = WebhookSender(timeout_seconds=settings.webhook_timeout_seconds)
     worker = NotificationWorker(

@@ -9,13 +9,18 @@ from fastapi import Request
 from meterd.domain.auth import AuthService, Operation, Principal
 
 
-def key_from(request: Request) -> str | None:
+def bearer(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if any."""
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
-    return request.headers.get("x-api-key") or None
+    return None
+
+
+def key_from(request: Request) -> str | None:
+    return bearer(request) or request.headers.get("x-api-key") or None
 
 
 def require(op: Operation) -> Callable[[Request], Principal]:

@@ -10,6 +10,7 @@ from meterd.domain.customers import CustomerService
 from meterd.domain.events import EventService
 from meterd.domain.meters import MeterService
 from meterd.domain.notifications import NotificationService
+from meterd.domain.portal import PortalService
 from meterd.settings import Settings
 
 
@@ -21,3 +22,4 @@ class ContainerLike(Protocol):
     customers: CustomerService
     events: EventService
     notifications: NotificationService
+    portal: PortalService

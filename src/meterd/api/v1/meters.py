@@ -125,7 +125,8 @@ def delete_meter(meterIdOrSlug: str, request: Request, who: Principal = WRITE) -
     return no_content()
 
 
-def _query_from_params(request: Request) -> QueryMeterInput:
+def query_from_params(request: Request) -> QueryMeterInput:
+    """The GET query string of a meter query (shared with the portal query)."""
     return QueryMeterInput(
         start=timestamp(request, "from"),
         end=timestamp(request, "to"),
@@ -212,6 +213,11 @@ async def _answer(
 ) -> Response:
     c: ContainerLike = request.app.state.container
     q, rows = await run_in_threadpool(c.meters.query, namespace, id_or_slug, inp)
+    return render_query(request, q, rows)
+
+
+def render_query(request: Request, q: MeterQuery, rows: list[MeterRow]) -> Response:
+    """A query result as JSON or, when the client asks for it, CSV."""
     if _wants_csv(request):
         return _csv(q, rows)
     body: dict[str, Any] = {"data": [to_api_row(r) for r in rows]}
@@ -229,9 +235,7 @@ async def _answer(
     responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
 )
 async def query_meter(meterIdOrSlug: str, request: Request, who: Principal = READ) -> Response:
-    return await _answer(
-        request, who.namespace, segment(meterIdOrSlug), _query_from_params(request)
-    )
+    return await _answer(request, who.namespace, segment(meterIdOrSlug), query_from_params(request))
 
 
 @router.post(

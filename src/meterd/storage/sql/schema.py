@@ -7,7 +7,8 @@ always see the whole schema.
 
 from __future__ import annotations
 
-import meterd.storage.sql.tables_notifications  # noqa: F401  (registers its tables)
+import meterd.storage.sql.tables_notifications
+import meterd.storage.sql.tables_portal  # noqa: F401  (registers its tables)
 from meterd.storage.sql.tables import metadata
 
 __all__ = ["metadata"]

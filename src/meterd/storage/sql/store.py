@@ -6,6 +6,7 @@ from meterd.storage.sql.customers import CustomerQueries
 from meterd.storage.sql.keys import ApiKeyQueries
 from meterd.storage.sql.meters import MeterQueries
 from meterd.storage.sql.notifications import NotificationQueries
+from meterd.storage.sql.portal import PortalQueries
 from meterd.storage.sql.subjects import SubjectQueries
 
 
@@ -14,6 +15,7 @@ class SqlStateStore(
     CustomerQueries,
     SubjectQueries,
     ApiKeyQueries,
+    PortalQueries,
     NotificationQueries,
 ):
     """MeterStore, CustomerStore, SubjectStore and ApiKeyStore over SQLAlchemy Core.
