@@ -9,7 +9,9 @@ from typing import Any
 from meterd.core.clock import Clock, SystemClock
 from meterd.domain.auth import AuthService
 from meterd.domain.customers import CustomerService
+from meterd.domain.entitlements import EntitlementService
 from meterd.domain.events import EventService, EventStore
+from meterd.domain.features import FeatureService
 from meterd.domain.meters import MeterService, UsageReader
 from meterd.domain.notifications import (
     BalanceEvaluator,
@@ -36,6 +38,8 @@ class Container:
     state: Any
     event_store: EventStore
     notifications: NotificationService
+    features: FeatureService
+    entitlements: EntitlementService
     _closers: list[Any] = field(default_factory=list)
     # Started and stopped with the served app (see meterd.workers.lifespan).
     background: list[Any] = field(default_factory=list)
@@ -74,6 +78,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     usage: UsageReader = raw_events
     grouped = GroupCommitStore(raw_events, max_delay_seconds=settings.commit_delay_ms / 1000)
     customers = CustomerService(state, state, clock)
+    features = FeatureService(state, state, clock)
     notifications, worker = build_notifications(settings, state, clock, deliver=settings.worker)
     container = Container(
         settings=settings,
@@ -85,6 +90,16 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         state=state,
         event_store=grouped,
         notifications=notifications,
+        features=features,
+        entitlements=EntitlementService(
+            entitlements=state,
+            grants=state,
+            snapshots=state,
+            customers=state,
+            features=features,
+            usage=raw_events,
+            clock=clock,
+        ),
     )
     container._closers.extend([state.close, grouped.close])
     if worker is not None:

@@ -7,7 +7,9 @@ from typing import Protocol
 from meterd.core.clock import Clock
 from meterd.domain.auth import AuthService
 from meterd.domain.customers import CustomerService
+from meterd.domain.entitlements import EntitlementService
 from meterd.domain.events import EventService
+from meterd.domain.features import FeatureService
 from meterd.domain.meters import MeterService
 from meterd.domain.notifications import NotificationService
 from meterd.domain.portal import PortalService
@@ -23,3 +25,5 @@ class ContainerLike(Protocol):
     events: EventService
     notifications: NotificationService
     portal: PortalService
+    features: FeatureService
+    entitlements: EntitlementService

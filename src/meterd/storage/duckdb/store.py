@@ -11,8 +11,14 @@ import duckdb
 
 from meterd.core.clock import Clock
 from meterd.core.errors import UnavailableError
+from meterd.domain.entitlements.ports import UsageAnswer, UsageRequest
 from meterd.domain.events.models import EventBatch, EventQuery, StoredEvent
 from meterd.domain.meters.models import Meter, MeterQuery, MeterRow
+from meterd.storage.duckdb.entitlement_usage import (
+    answer_from_row,
+    build_phase_usage,
+    empty_answer,
+)
 from meterd.storage.duckdb.meter_sql import build_aggregate, build_distinct, rows_from_result
 from meterd.storage.duckdb.schema import COLUMNS, SCHEMA, from_row_event
 from meterd.storage.duckdb.sql import compile_filter
@@ -118,6 +124,15 @@ class DuckDBEventStore:
                 "SELECT count(*) FROM all_events WHERE namespace = ?", [namespace]
             ).fetchone()
         return int(row[0]) if row else 0
+
+    def phase_usage(self, request: UsageRequest) -> UsageAnswer:
+        """Entitlement usage per phase and the late-event check (``entitlement_usage``)."""
+        if not request.subjects:
+            return empty_answer(request)
+        sql, params = build_phase_usage(request)
+        with self._cursor() as cur:
+            row = cur.execute(sql, params).fetchone()
+        return answer_from_row(request, row)
 
     def aggregate(self, query: MeterQuery) -> list[MeterRow]:
         sql, params = build_aggregate(query)

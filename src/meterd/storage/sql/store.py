@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from meterd.storage.sql.customers import CustomerQueries
+from meterd.storage.sql.entitlements import EntitlementQueries
+from meterd.storage.sql.features import FeatureQueries
+from meterd.storage.sql.grants import GrantQueries
 from meterd.storage.sql.keys import ApiKeyQueries
 from meterd.storage.sql.meters import MeterQueries
 from meterd.storage.sql.notifications import NotificationQueries
 from meterd.storage.sql.portal import PortalQueries
+from meterd.storage.sql.snapshots import SnapshotQueries
 from meterd.storage.sql.subjects import SubjectQueries
 
 
@@ -17,6 +21,10 @@ class SqlStateStore(
     ApiKeyQueries,
     PortalQueries,
     NotificationQueries,
+    FeatureQueries,
+    EntitlementQueries,
+    GrantQueries,
+    SnapshotQueries,
 ):
     """MeterStore, CustomerStore, SubjectStore and ApiKeyStore over SQLAlchemy Core.
 
