@@ -1,0 +1,66 @@
+"""Product catalog: what is sold and at which price.
+
+Other contexts import from here, never from the modules behind it.
+"""
+
+from __future__ import annotations
+
+from meterd.domain.catalog.pricing import (
+    Discounts,
+    DynamicPrice,
+    FlatPrice,
+    GraduatedPercentagePrice,
+    LineKind,
+    PackagePrice,
+    PaymentTerm,
+    PercentagePrice,
+    PercentageTier,
+    Price,
+    PricedLine,
+    PriceTier,
+    SubLine,
+    TieredPrice,
+    TierMode,
+    UnitPrice,
+    Usage,
+    discounts_to_wire,
+    minor_units,
+    package_count,
+    parse_discounts,
+    parse_price,
+    price,
+    round_line,
+    to_wire,
+    validate_discounts,
+    validate_price,
+)
+
+__all__ = [
+    "Discounts",
+    "DynamicPrice",
+    "FlatPrice",
+    "GraduatedPercentagePrice",
+    "LineKind",
+    "PackagePrice",
+    "PaymentTerm",
+    "PercentagePrice",
+    "PercentageTier",
+    "Price",
+    "PriceTier",
+    "PricedLine",
+    "SubLine",
+    "TierMode",
+    "TieredPrice",
+    "UnitPrice",
+    "Usage",
+    "discounts_to_wire",
+    "minor_units",
+    "package_count",
+    "parse_discounts",
+    "parse_price",
+    "price",
+    "round_line",
+    "to_wire",
+    "validate_discounts",
+    "validate_price",
+]
