@@ -17,12 +17,14 @@ from meterd.domain.notifications import (
     BalanceEvaluator,
     BalanceSource,
     DeliveryService,
+    FeatureLookup,
     NotificationService,
     RetryPolicy,
 )
 from meterd.settings import Settings
 from meterd.storage import duckdb_path, resolve, scheme_of
 from meterd.storage.groupcommit import GroupCommitStore
+from meterd.workers.balances import EntitlementBalances, FeatureRefs
 from meterd.workers.notifications import NotificationWorker
 from meterd.workers.webhooks import WebhookSender
 
@@ -79,7 +81,26 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     grouped = GroupCommitStore(raw_events, max_delay_seconds=settings.commit_delay_ms / 1000)
     customers = CustomerService(state, state, clock)
     features = FeatureService(state, state, clock)
-    notifications, worker = build_notifications(settings, state, clock, deliver=settings.worker)
+    entitlements = EntitlementService(
+        entitlements=state,
+        grants=state,
+        snapshots=state,
+        customers=state,
+        features=features,
+        usage=raw_events,
+        clock=clock,
+    )
+    # Thresholds are evaluated here even when webhooks are delivered by
+    # separate ``meterd worker`` processes: usage lives in this process's
+    # event store, which an embedded DuckDB file keeps to one process.
+    notifications, worker = build_notifications(
+        settings,
+        state,
+        clock,
+        deliver=settings.worker,
+        balances=EntitlementBalances(entitlements, features, clock),
+        features=FeatureRefs(features),
+    )
     container = Container(
         settings=settings,
         clock=clock,
@@ -91,15 +112,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         event_store=grouped,
         notifications=notifications,
         features=features,
-        entitlements=EntitlementService(
-            entitlements=state,
-            grants=state,
-            snapshots=state,
-            customers=state,
-            features=features,
-            usage=raw_events,
-            clock=clock,
-        ),
+        entitlements=entitlements,
     )
     container._closers.extend([state.close, grouped.close])
     if worker is not None:
@@ -114,6 +127,7 @@ def build_notifications(
     *,
     deliver: bool,
     balances: BalanceSource | None = None,
+    features: FeatureLookup | None = None,
 ) -> tuple[NotificationService, NotificationWorker | None]:
     """The notification service and, if it has anything to do, its worker.
 
@@ -122,7 +136,7 @@ def build_notifications(
     no worker.
     """
     window = timedelta(seconds=settings.webhook_retry_window_seconds)
-    service = NotificationService(state, clock, retry_window=window)
+    service = NotificationService(state, clock, retry_window=window, features=features)
     evaluator = BalanceEvaluator(state, service, balances) if balances is not None else None
     if not deliver and evaluator is None:
         return service, None

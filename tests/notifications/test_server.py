@@ -107,6 +107,17 @@ def test_channels_rules_events_over_http(tmp_path: Path, receivers: list[Receive
             ).json()
             receiver.secret = channel["signingSecret"]
             assert channel["signingSecret"].startswith("whsec_")
+            feature = c.post("/api/v1/features", json={"key": "tokens", "name": "Tokens"}).json()
+            unknown = c.post(
+                f"{BASE}/rules",
+                json={
+                    "type": "entitlements.reset",
+                    "name": "r",
+                    "channels": [channel["id"]],
+                    "features": ["no_such_feature"],
+                },
+            )
+            assert unknown.status_code == 400
             assert r.get(f"{BASE}/channels/{channel['id']}").json() == channel
             listed = r.get(f"{BASE}/channels").json()
             assert (listed["totalCount"], listed["page"], listed["pageSize"]) == (1, 1, 100)
@@ -123,7 +134,7 @@ def test_channels_rules_events_over_http(tmp_path: Path, receivers: list[Receive
             rule_id = rule["id"]
             assert rule["channels"] == [{"id": channel["id"], "type": "WEBHOOK"}]
             assert rule["thresholds"] == [{"value": 80, "type": "usage_percentage"}]
-            assert rule["features"] == [{"id": "tokens", "key": "tokens"}]
+            assert rule["features"] == [{"id": feature["id"], "key": "tokens"}]
             listed = r.get(f"{BASE}/rules", params={"channel": channel["id"]}).json()
             assert [x["id"] for x in listed["items"]] == [rule_id]
             in_use = c.delete(f"{BASE}/channels/{channel['id']}")

@@ -82,7 +82,7 @@ def test_notifications_through_the_sdk(
         {"value": 80, "type": "usage_percentage"},
         {"value": 0, "type": "balance_value"},
     ]
-    assert threshold["features"] == [{"id": "tokens", "key": "tokens"}]
+    assert threshold["features"] == [{"id": out["feature"], "key": "tokens"}]
     assert threshold["channels"] == [{"id": hook["id"], "type": "WEBHOOK"}]
     assert [r["type"] for r in (reset, created, updated)] == [
         "entitlements.reset",
@@ -94,7 +94,7 @@ def test_notifications_through_the_sdk(
     assert out["rule_list"] == [threshold["id"], reset["id"], created["id"]]
     assert out["rule_list_by_channel"] == [created["id"]]
     assert out["rule_update"]["name"] == "reset renamed"
-    assert out["rule_update"]["features"] == [{"id": "tokens", "key": "tokens"}]
+    assert out["rule_update"]["features"] == [{"id": out["feature"], "key": "tokens"}]
     failed(out["rule_type_change"], "HttpResponseError", 400)
     failed(out["rule_bad_channel"], "HttpResponseError", 400)
     # test event, delivered and listed

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from openmeter.models import (
+    FeatureCreateInputs,
     NotificationChannelWebhookCreateRequest,
     NotificationEventResendRequest,
     NotificationRuleBalanceThresholdCreateRequest,
@@ -58,6 +59,7 @@ def settled(event_id: str, attempts: int) -> dict[str, Any]:
 
 
 out: dict[str, Any] = {}
+out["feature"] = c.features.create(FeatureCreateInputs(key="tokens", name="Tokens")).id
 hook = c.notification_channels.create(channel_body("hook", custom_headers={"X-Env": "sdk"}))
 given = c.notification_channels.create(
     channel_body("given", signing_secret=cfg["secret"], disabled=True)
