@@ -164,6 +164,8 @@ def build_notifications(
     )
     if deliver:
         service.on_enqueue(worker.wake)
+    if evaluator is not None:
+        service.on_threshold_rules_changed(worker.evaluate_soon)
     return service, worker
 
 

@@ -6,7 +6,9 @@ does not hold up the others. It claims only as many deliveries as it has
 free senders, so nothing sits leased while waiting for a thread. Between
 rounds it sleeps until woken (new work was committed, a sender freed up) or
 until the poll interval passes, which is how it notices retries coming due
-and work committed by other processes.
+and work committed by other processes. A second thread evaluates balance
+thresholds every ``evaluate_seconds``, or at once when ``evaluate_soon`` is
+called (say, because a threshold rule was just created).
 
 Stopping is graceful: no new claims, in-flight sends get ``drain_seconds``
 to finish and be recorded. A send that outlives that (or a process killed
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Protocol, TypeVar
@@ -70,6 +71,7 @@ class NotificationWorker:
         self._lock = threading.Lock()
         self._inflight: set[Future[None]] = set()
         self._thread: threading.Thread | None = None
+        self._evaluation: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
 
     @property
@@ -83,22 +85,33 @@ class NotificationWorker:
             self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="meterd-webhook")
         self._thread = threading.Thread(target=self._run, name="meterd-notifications", daemon=True)
         self._thread.start()
+        if self._evaluator is not None:
+            # Its own thread: valuing many entitlements can take a while,
+            # and deliveries must not wait for it.
+            self._evaluation = threading.Thread(
+                target=self._evaluate_loop, name="meterd-thresholds", daemon=True
+            )
+            self._evaluation.start()
 
     def wake(self) -> None:
         """New deliveries were committed; look now instead of at the next poll."""
         self._wake.set()
 
     def evaluate_soon(self) -> None:
-        """Evaluate balance thresholds in the next round."""
+        """Evaluate balance thresholds now rather than at the next interval."""
         self._evaluate_now.set()
-        self._wake.set()
 
     def stop(self) -> None:
         """Stop claiming, let in-flight sends finish (bounded), release the sender."""
         self._stopping.set()
         self._wake.set()
+        self._evaluate_now.set()
         if self._thread is not None:
             self._thread.join()
+        if self._evaluation is not None:
+            # A round in progress is not interrupted; its events are stored
+            # one by one, so cutting it short loses nothing but time.
+            self._evaluation.join(self._drain)
         with self._lock:
             pending = set(self._inflight)
         if pending:
@@ -113,18 +126,19 @@ class NotificationWorker:
     # The control loop --------------------------------------------------------
 
     def _run(self) -> None:
-        next_evaluation = time.monotonic()
         while not self._stopping.is_set():
             self._wake.clear()
-            if self._evaluator is not None and (
-                self._evaluate_now.is_set() or time.monotonic() >= next_evaluation
-            ):
-                self._evaluate_now.clear()
-                self._guarded(self._evaluator.evaluate)
-                next_evaluation = time.monotonic() + self._evaluate_every
             busy = self._dispatch()
             if not busy:
                 self._wake.wait(self._poll)
+
+    def _evaluate_loop(self) -> None:
+        evaluator = self._evaluator
+        assert evaluator is not None
+        while not self._stopping.is_set():
+            self._evaluate_now.clear()
+            self._guarded(evaluator.evaluate)
+            self._evaluate_now.wait(self._evaluate_every)
 
     def _dispatch(self) -> bool:
         """Claim and start what free senders can take; True if all were used."""

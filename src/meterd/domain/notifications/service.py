@@ -51,6 +51,14 @@ def _check_page(query: ListQuery | EventQuery, allowed: frozenset[str]) -> None:
     issues.raise_if_any()
 
 
+def _call(listeners: list[Callable[[], None]]) -> None:
+    for listener in listeners:
+        try:
+            listener()
+        except Exception:  # a broken listener must not fail the request
+            log.exception("notification listener failed")
+
+
 class NotificationService:
     def __init__(
         self,
@@ -65,17 +73,18 @@ class NotificationService:
         self._retry_window = retry_window
         self._features = features
         self._listeners: list[Callable[[], None]] = []
+        self._rule_listeners: list[Callable[[], None]] = []
 
     def on_enqueue(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (no arguments, must not block) after new deliveries commit."""
         self._listeners.append(listener)
 
+    def on_threshold_rules_changed(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (must not block) after a balance-threshold rule changed."""
+        self._rule_listeners.append(listener)
+
     def _enqueued(self) -> None:
-        for listener in self._listeners:
-            try:
-                listener()
-            except Exception:  # a broken listener must not fail the request
-                log.exception("notification listener failed")
+        _call(self._listeners)
 
     # Channels ---------------------------------------------------------------
 
@@ -159,7 +168,12 @@ class NotificationService:
         now = self._clock.now()
         rule = Rule(id=new_ulid(), namespace=namespace, created_at=now, updated_at=now, **values)
         self._store.insert_rule(rule)
+        self._rule_changed(rule)
         return rule
+
+    def _rule_changed(self, rule: Rule) -> None:
+        if rule.type is EventType.BALANCE_THRESHOLD:
+            _call(self._rule_listeners)
 
     def get_rule(self, namespace: str, rule_id: str) -> Rule:
         rule = self._store.get_rule(namespace, rule_id)
@@ -182,6 +196,7 @@ class NotificationService:
             )
         updated = replace(current, updated_at=self._clock.now(), **values)
         self._store.update_rule(updated)
+        self._rule_changed(updated)
         return updated
 
     def delete_rule(self, namespace: str, rule_id: str) -> None:
