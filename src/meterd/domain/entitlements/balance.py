@@ -181,8 +181,7 @@ class Balances:
         until = max(ceil_minute(at), ctx.origin)
         cal = ctx.calendar()
         terms = [grant_terms(g) for g in ctx.ledger.grants]
-        target = self._snapshot_point(ctx, cal, until)
-        result, watermark = self._run(ctx, cal, terms, until, target)
+        result, watermark, target = self._run(ctx, cal, terms, until)
         if target is not None and target in result.checkpoints:
             self._save(ctx, cal, result.checkpoints[target], watermark)
         final = result.final
@@ -201,12 +200,14 @@ class Balances:
         cal: UsageCalendar,
         terms: Sequence[GrantTerms],
         until: datetime,
-        target: datetime | None,
-    ) -> tuple[BurnResult, datetime | None]:
+    ) -> tuple[BurnResult, datetime | None, datetime | None]:
+        """The burn-down up to ``until``, the watermark of what it read, and the
+        instant (if any) whose state is worth keeping as a new snapshot."""
         ledger = ctx.ledger
         for attempt in range(MAX_RESTARTS + 1):
             start = self._start(ctx, cal, ledger.snapshot if attempt < MAX_RESTARTS else None)
             state, snap = start.state, start.snapshot
+            target = self._snapshot_point(ctx, cal, until, snap)
             resets = cal.reset_points(state.at, until)
             cuts = [target] if target is not None and state.at < target <= until else []
             phases = plan(state.at, until, terms, resets, cuts)
@@ -228,7 +229,7 @@ class Balances:
                 ledger = reread if reread is not None else ledger
                 continue
             result = burn(state, phases, answer.usages, terms, resets, cuts)
-            return result, answer.watermark
+            return result, answer.watermark, target
         raise AssertionError("unreachable: the last attempt starts from scratch")
 
     def _start(self, ctx: Metered, cal: UsageCalendar, snap: BalanceSnapshot | None) -> _Start:
@@ -253,7 +254,9 @@ class Balances:
         )
         return _Start(state, snap)
 
-    def _snapshot_point(self, ctx: Metered, cal: UsageCalendar, until: datetime) -> datetime | None:
+    def _snapshot_point(
+        self, ctx: Metered, cal: UsageCalendar, until: datetime, base: BalanceSnapshot | None
+    ) -> datetime | None:
         limit = self._clock.now() - self._policy.grace
         candidates = [cal.period_at(limit).start]
         if ctx.meter.aggregation in ADDITIVE:
@@ -263,8 +266,7 @@ class Balances:
         if not eligible:
             return None
         point = max(eligible)
-        current = ctx.ledger.snapshot
-        if current is not None and point <= current.at:
+        if base is not None and point <= base.at:
             return None
         return point
 
