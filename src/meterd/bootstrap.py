@@ -21,6 +21,7 @@ from meterd.domain.notifications import (
     NotificationService,
     RetryPolicy,
 )
+from meterd.domain.portal import PortalService
 from meterd.settings import Settings
 from meterd.storage import duckdb_path, resolve, scheme_of
 from meterd.storage.groupcommit import GroupCommitStore
@@ -39,6 +40,7 @@ class Container:
     events: EventService
     state: Any
     event_store: EventStore
+    portal: PortalService
     notifications: NotificationService
     features: FeatureService
     entitlements: EntitlementService
@@ -80,6 +82,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     usage: UsageReader = raw_events
     grouped = GroupCommitStore(raw_events, max_delay_seconds=settings.commit_delay_ms / 1000)
     customers = CustomerService(state, state, clock)
+    meters = MeterService(state, usage, customers, clock)
     features = FeatureService(state, state, clock)
     entitlements = EntitlementService(
         entitlements=state,
@@ -105,11 +108,16 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         settings=settings,
         clock=clock,
         auth=AuthService(state, clock, cache_seconds=settings.key_cache_seconds),
-        meters=MeterService(state, usage, customers, clock),
+        meters=meters,
         customers=customers,
         events=EventService(grouped, clock),
         state=state,
         event_store=grouped,
+        # Portal invalidations reach other processes at most a second late,
+        # and at once when keys are not cached at all.
+        portal=PortalService(
+            state, meters, customers, clock, cache_seconds=min(settings.key_cache_seconds, 1.0)
+        ),
         notifications=notifications,
         features=features,
         entitlements=entitlements,
