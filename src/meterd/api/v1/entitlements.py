@@ -179,8 +179,7 @@ async def override_entitlement(
 
 def _value(request: Request, ns: str, customer_ref: str, ent_ref: str, v2: bool) -> JSON:
     c = _container(request)
-    customer = c.entitlements.customer(ns, customer_ref)
-    value = c.entitlements.value(ns, customer, ent_ref, timestamp(request, "time"))
+    value = c.entitlements.check(ns, customer_ref, ent_ref, timestamp(request, "time"))
     return JSON(to_api_value(value, v2))
 
 

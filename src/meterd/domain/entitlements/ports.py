@@ -20,6 +20,7 @@ from meterd.domain.entitlements.models import (
     Page,
     Reset,
 )
+from meterd.domain.features import Feature
 from meterd.domain.meters import Meter
 
 
@@ -72,7 +73,25 @@ class GrantStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Access:
+    """Everything an access check reads from the state store, read together."""
+
+    customer: Customer | None
+    ledger: Ledger | None  # the customer's live entitlement, if any
+    feature: Feature | None
+    meter: Meter | None  # the feature's live meter, if any
+
+
 class SnapshotStore(Protocol):
+    def access(
+        self, namespace: str, customer_ref: str, entitlement_ref: str, at: datetime
+    ) -> Access:
+        """In one read: the live customer (by id, else key), its live entitlement
+        (by id, else feature key) with the ledger and newest snapshot not after
+        ``at``, the entitlement's feature and that feature's live meter."""
+        ...
+
     def ledger(self, namespace: str, entitlement_id: str, at: datetime) -> Ledger | None:
         """The entitlement, its grants and resets, and its newest snapshot not after ``at``."""
         ...

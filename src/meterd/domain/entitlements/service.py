@@ -31,10 +31,12 @@ from meterd.domain.entitlements.models import (
     EntitlementValue,
     Grant,
     GrantListQuery,
+    Ledger,
     Page,
     Reset,
 )
 from meterd.domain.entitlements.ports import (
+    Access,
     CustomerLookup,
     EntitlementStore,
     GrantStore,
@@ -42,7 +44,7 @@ from meterd.domain.entitlements.ports import (
     UsageSource,
 )
 from meterd.domain.entitlements.usage_periods import UsageCalendar
-from meterd.domain.features import Feature, FeatureService
+from meterd.domain.features import METERED_AGGREGATIONS, Feature, FeatureService
 
 HISTORY_WINDOWS = (WindowSize.HOUR, WindowSize.DAY, WindowSize.MONTH)
 MAX_HISTORY_WINDOWS = 10_000
@@ -367,17 +369,24 @@ class EntitlementService:
 
     # -- balances --------------------------------------------------------------
 
-    def _metered(
-        self, namespace: str, customer: Customer, ent: Entitlement, at: datetime
-    ) -> Metered:
-        ledger = self._snapshots.ledger(namespace, ent.id, at)
-        if ledger is None:
-            raise NotFoundError(f"entitlement not found: {ent.id}")
-        feature = self._features.get(namespace, ent.feature_id)
-        try:
-            meter = self._features.meter_for(feature)
-        except ValidationError as exc:
-            raise NotFoundError(exc.detail) from None
+    def _access(
+        self, namespace: str, customer_ref: str, entitlement_ref: str, at: datetime
+    ) -> tuple[Customer, Ledger, Access]:
+        found = self._snapshots.access(namespace, customer_ref, entitlement_ref, at)
+        if found.customer is None:
+            raise NotFoundError(f"customer not found: {customer_ref}")
+        if found.ledger is None:
+            raise NotFoundError(f"entitlement not found: {entitlement_ref}")
+        return found.customer, found.ledger, found
+
+    @staticmethod
+    def _metered(namespace: str, customer: Customer, ledger: Ledger, found: Access) -> Metered:
+        meter, feature = found.meter, found.feature
+        if feature is None or meter is None or meter.aggregation not in METERED_AGGREGATIONS:
+            raise NotFoundError(
+                f"the meter of feature {ledger.entitlement.feature_key} "
+                "is gone or cannot be metered"
+            )
         return Metered(
             namespace=namespace,
             ledger=ledger,
@@ -386,17 +395,25 @@ class EntitlementService:
             subjects=customer.attributed_subjects,
         )
 
-    def value(
-        self, namespace: str, customer: Customer, id_or_feature_key: str, at: datetime | None
+    def check(
+        self, namespace: str, customer_ref: str, entitlement_ref: str, at: datetime | None
     ) -> EntitlementValue:
-        ent = self.get(namespace, customer, id_or_feature_key)
+        """The access check: one read of the state store, one of the event store."""
         when = at or self._clock.now()
+        customer, ledger, found = self._access(
+            namespace, customer_ref, entitlement_ref, ceil_minute(when)
+        )
+        ent = ledger.entitlement
         if ent.type is EntitlementType.BOOLEAN:
             return EntitlementValue(has_access=ent.active_at(when))
         if ent.type is EntitlementType.STATIC:
             return EntitlementValue(has_access=ent.active_at(when), config=ent.config)
-        horizon = max(ceil_minute(when), ent.measure_usage_from or ent.created_at)
-        return self._balances.value(self._metered(namespace, customer, ent, horizon), when)
+        return self._balances.value(self._metered(namespace, customer, ledger, found), when)
+
+    def value(
+        self, namespace: str, customer: Customer, entitlement_ref: str, at: datetime | None
+    ) -> EntitlementValue:
+        return self.check(namespace, customer.id, entitlement_ref, at)
 
     def history(
         self, namespace: str, customer: Customer, id_or_feature_key: str, inp: HistoryInput
@@ -435,5 +452,7 @@ class EntitlementService:
         ]
         if len(windows) > MAX_HISTORY_WINDOWS:
             raise ValidationError.single("windowSize", "too_many_windows", "narrow the range")
-        ctx = self._metered(namespace, customer, ent, start)
-        return self._balances.history(ctx, start, end, windows)
+        _, ledger, found = self._access(namespace, customer.id, ent.id, start)
+        return self._balances.history(
+            self._metered(namespace, customer, ledger, found), start, end, windows
+        )

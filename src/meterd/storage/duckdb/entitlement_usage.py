@@ -12,9 +12,12 @@ nothing.
 
 from __future__ import annotations
 
-from datetime import UTC
+import threading
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+import duckdb
 
 from meterd.domain.entitlements.ports import UsageAnswer, UsageRequest
 from meterd.domain.meters.models import Aggregation
@@ -119,3 +122,68 @@ def answer_from_row(req: UsageRequest, row: tuple[Any, ...] | None) -> UsageAnsw
 def empty_answer(req: UsageRequest) -> UsageAnswer:
     """A customer without subjects has no usage, late events or watermark."""
     return UsageAnswer(usages=[Decimal(0)] * len(req.phases))
+
+
+class Cursors:
+    """One long-lived cursor per thread for access checks.
+
+    Opening a cursor and setting its time zone costs about as much as a
+    whole point query, and a check is a single query; cursors are not safe
+    to share between threads, so each thread keeps its own.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[duckdb.DuckDBPyConnection] = []
+
+    def get(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = con.cursor()
+            cur.execute("SET TimeZone = 'UTC'")
+            self._local.cursor = cur
+            with self._lock:
+                self._open.append(cur)
+        return cur
+
+    def close(self) -> None:
+        """Close every thread's cursor; the store closes its connection next."""
+        with self._lock:
+            for cur in self._open:
+                cur.close()
+            self._open.clear()
+        self._local = threading.local()
+
+
+class AppendMarks:
+    """What may have been stored after a given instant, known without a query.
+
+    Appends are counted while they run and stamp the clock when they end
+    (after their ``stored_at``). While none runs, every row with
+    ``stored_at`` up to the last stamp is committed, so a read that starts
+    then sees all of them: that stamp is the read's watermark, and a snapshot
+    whose watermark is not older cannot have missed anything. Per append
+    call, not per event: ingestion pays two lock round-trips per batch. The
+    stamp starts at the store's opening, as nothing is known about what was
+    stored before.
+    """
+
+    def __init__(self, opened_at: datetime) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._last = opened_at
+
+    def begin(self) -> None:
+        with self._lock:
+            self._running += 1
+
+    def end(self, at: datetime) -> None:
+        with self._lock:
+            self._running -= 1
+            self._last = max(self._last, at)
+
+    def quiet_since(self) -> datetime | None:
+        """The last append's end stamp while no append runs, else None."""
+        with self._lock:
+            return self._last if self._running == 0 else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from meterd.domain.entitlements.ports import UsageAnswer, UsageRequest
 from meterd.domain.events.models import EventBatch, EventQuery, StoredEvent
 from meterd.domain.meters.models import Meter, MeterQuery, MeterRow
 from meterd.storage.duckdb.entitlement_usage import (
+    AppendMarks,
+    Cursors,
     answer_from_row,
     build_phase_usage,
     empty_answer,
@@ -54,9 +57,16 @@ class DuckDBEventStore:
         con.execute(SCHEMA)
         self._con: duckdb.DuckDBPyConnection | None = con
         self._writer = EventWriter(con, clock, dedupe_window, compact_rows)
+        self._usage_cursors = Cursors()
+        self._clock = clock
+        self._marks = AppendMarks(clock.now())
 
     def append(self, batches: list[EventBatch]) -> list[int]:
-        return self._writer.append(batches)
+        self._marks.begin()
+        try:
+            return self._writer.append(batches)
+        finally:
+            self._marks.end(self._clock.now())
 
     def prune_keys(self) -> int:
         """Forget duplicates older than the dedupe window; returns how many."""
@@ -129,10 +139,18 @@ class DuckDBEventStore:
         """Entitlement usage per phase and the late-event check (``entitlement_usage``)."""
         if not request.subjects:
             return empty_answer(request)
+        if self._con is None or self._writer.closed:
+            raise UnavailableError("event store is closed")
+        # Read before the query: then every row stored up to ``quiet`` is visible to it.
+        quiet = self._marks.quiet_since()
+        after = request.stored_after
+        if quiet is not None:
+            late = request.late_before if after is None or quiet > after else None
+            request = replace(request, late_before=late, watermark=False)
         sql, params = build_phase_usage(request)
-        with self._cursor() as cur:
-            row = cur.execute(sql, params).fetchone()
-        return answer_from_row(request, row)
+        row = self._usage_cursors.get(self._con).execute(sql, params).fetchone()
+        answer = answer_from_row(request, row)
+        return answer if quiet is None else replace(answer, watermark=quiet)
 
     def aggregate(self, query: MeterQuery) -> list[MeterRow]:
         sql, params = build_aggregate(query)
@@ -158,6 +176,7 @@ class DuckDBEventStore:
         """Stop compaction, then checkpoint so the next open replays no WAL."""
         self._writer.stop()
         with self._writer.lock:
+            self._usage_cursors.close()
             if self._con is not None:
                 self._con.execute("CHECKPOINT")
                 self._con.close()

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import BindParameter, Connection, and_, bindparam, case, delete, insert, or_, select
+from sqlalchemy.engine import RowMapping
 
-from meterd.domain.entitlements.models import BalanceSnapshot, Ledger
+from meterd.domain.entitlements.models import BalanceSnapshot, Entitlement, Ledger
+from meterd.domain.entitlements.ports import Access
 from meterd.storage.sql.base import SqlBase
 from meterd.storage.sql.entitlements import from_row_entitlement
+from meterd.storage.sql.features import from_row_feature
 from meterd.storage.sql.grants import from_row_grant, from_row_reset
+from meterd.storage.sql.mapping import from_row_customer, from_row_meter
+from meterd.storage.sql.tables import customer_subject_keys as csk
+from meterd.storage.sql.tables import customers, meters
 from meterd.storage.sql.tables_entitlements import (
     balance_snapshots,
     entitlement_grants,
     entitlement_resets,
     entitlements,
+    features,
 )
 
 s = balance_snapshots
@@ -58,49 +65,122 @@ def from_row_snapshot(row: Any) -> BalanceSnapshot:
     )
 
 
+# The access check reads through these statements. They are built once:
+# building a SQLAlchemy statement costs more than SQLite takes to run it.
+_F, _M = "feature__", "meter__"
+_ns: BindParameter[str] = bindparam("ns")
+_ref: BindParameter[str] = bindparam("ref")
+_id: BindParameter[str] = bindparam("id")
+_at: BindParameter[datetime] = bindparam("at")
+
+_CUSTOMER = (
+    select(customers, csk.c.subject_key, csk.c.position)
+    .select_from(customers.outerjoin(csk, csk.c.customer_id == customers.c.id))
+    .where(
+        customers.c.id
+        == select(customers.c.id)
+        .where(
+            customers.c.namespace == _ns,
+            customers.c.deleted_at.is_(None),
+            or_(customers.c.id == _ref, customers.c.key == _ref),
+        )
+        # The id wins over a key that happens to look like one.
+        .order_by(case((customers.c.id == _ref, 0), else_=1))
+        .limit(1)
+        .scalar_subquery()
+    )
+)
+_ENTITLEMENT = (
+    select(
+        entitlements,
+        *(c.label(_F + c.name) for c in features.c),
+        *(c.label(_M + c.name) for c in meters.c),
+    )
+    .select_from(
+        entitlements.join(features, features.c.id == entitlements.c.feature_id).outerjoin(
+            meters,
+            and_(
+                meters.c.namespace == features.c.namespace,
+                meters.c.slug == features.c.meter_slug,
+                meters.c.deleted_at.is_(None),
+            ),
+        )
+    )
+    .where(
+        entitlements.c.namespace == _ns,
+        entitlements.c.customer_id == _id,
+        entitlements.c.deleted_at.is_(None),
+        or_(entitlements.c.id == _ref, entitlements.c.feature_key == _ref),
+    )
+    .order_by(case((entitlements.c.id == _ref, 0), else_=1))
+    .limit(1)
+)
+_BY_ID = select(entitlements).where(entitlements.c.namespace == _ns, entitlements.c.id == _id)
+_GRANTS = (
+    select(entitlement_grants)
+    .where(entitlement_grants.c.entitlement_id == _id, entitlement_grants.c.deleted_at.is_(None))
+    .order_by(entitlement_grants.c.created_at, entitlement_grants.c.id)
+)
+_RESETS = (
+    select(entitlement_resets)
+    .where(entitlement_resets.c.entitlement_id == _id)
+    .order_by(entitlement_resets.c.at)
+)
+_SNAPSHOT = (
+    select(s).where(s.c.entitlement_id == _id, s.c.at <= _at).order_by(s.c.at.desc()).limit(1)
+)
+
+
+def _unlabelled(row: RowMapping, prefix: str) -> RowMapping:
+    # The joined row's columns of one table, under their own names.
+    return cast(RowMapping, {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)})
+
+
+def _ledger(conn: Connection, entitlement: Entitlement, at: datetime) -> Ledger:
+    grants = conn.execute(_GRANTS, {"id": entitlement.id}).mappings()
+    resets: list[Any] = []
+    if entitlement.last_reset_at is not None:
+        resets = list(conn.execute(_RESETS, {"id": entitlement.id}).mappings())
+    snap = conn.execute(_SNAPSHOT, {"id": entitlement.id, "at": at}).mappings().first()
+    return Ledger(
+        entitlement=entitlement,
+        grants=[from_row_grant(r) for r in grants],
+        resets=[from_row_reset(r) for r in resets],
+        snapshot=from_row_snapshot(snap) if snap is not None else None,
+    )
+
+
 class SnapshotQueries(SqlBase):
-    def ledger(self, namespace: str, entitlement_id: str, at: datetime) -> Ledger | None:
+    def access(
+        self, namespace: str, customer_ref: str, entitlement_ref: str, at: datetime
+    ) -> Access:
         with self._read() as conn:
+            rows = conn.execute(_CUSTOMER, {"ns": namespace, "ref": customer_ref}).mappings().all()
+            if not rows:
+                return Access(customer=None, ledger=None, feature=None, meter=None)
+            customer = from_row_customer(rows[0], rows)
             row = (
                 conn.execute(
-                    select(entitlements).where(
-                        entitlements.c.namespace == namespace, entitlements.c.id == entitlement_id
-                    )
+                    _ENTITLEMENT, {"ns": namespace, "id": customer.id, "ref": entitlement_ref}
                 )
                 .mappings()
                 .first()
             )
             if row is None:
+                return Access(customer=customer, ledger=None, feature=None, meter=None)
+            feature = from_row_feature(_unlabelled(row, _F))
+            meter = from_row_meter(_unlabelled(row, _M)) if row[_M + "id"] is not None else None
+            ent = from_row_entitlement(row)
+            return Access(
+                customer=customer, ledger=_ledger(conn, ent, at), feature=feature, meter=meter
+            )
+
+    def ledger(self, namespace: str, entitlement_id: str, at: datetime) -> Ledger | None:
+        with self._read() as conn:
+            row = conn.execute(_BY_ID, {"ns": namespace, "id": entitlement_id}).mappings().first()
+            if row is None:
                 return None
-            grants = conn.execute(
-                select(entitlement_grants)
-                .where(
-                    entitlement_grants.c.entitlement_id == entitlement_id,
-                    entitlement_grants.c.deleted_at.is_(None),
-                )
-                .order_by(entitlement_grants.c.created_at, entitlement_grants.c.id)
-            ).mappings()
-            resets = conn.execute(
-                select(entitlement_resets)
-                .where(entitlement_resets.c.entitlement_id == entitlement_id)
-                .order_by(entitlement_resets.c.at)
-            ).mappings()
-            snap = (
-                conn.execute(
-                    select(s)
-                    .where(s.c.entitlement_id == entitlement_id, s.c.at <= at)
-                    .order_by(s.c.at.desc())
-                    .limit(1)
-                )
-                .mappings()
-                .first()
-            )
-            return Ledger(
-                entitlement=from_row_entitlement(row),
-                grants=[from_row_grant(r) for r in grants],
-                resets=[from_row_reset(r) for r in resets],
-                snapshot=from_row_snapshot(snap) if snap is not None else None,
-            )
+            return _ledger(conn, from_row_entitlement(row), at)
 
     def save_snapshot(self, namespace: str, snapshot: BalanceSnapshot) -> bool:
         with self._write() as conn:
