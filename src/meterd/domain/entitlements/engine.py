@@ -295,10 +295,12 @@ def burn(
             raise ValueError("phases must be contiguous and non-empty")
         if phase.start in wanted:
             marks[phase.start] = run.state(phase.start)
+        # What grants pay at the phase start (outstanding overage) counts
+        # as their usage in this phase's segment.
+        run.spent = {}
         changed = run.enter(phase.start)
         balance_at[phase.start] = sum(run.balances.values(), ZERO)
         start_balances = dict(run.balances)
-        run.spent = {}
         uncovered = run.spend(used) if used > 0 else ZERO
         run.overage += uncovered
         run.usage_in_period += used
