@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from meterd.api.auth import require
+from meterd.api.auth import key_from, require
 from meterd.api.container import ContainerLike
 from meterd.api.params import boolean, json_body, many, obj, one, segment, timestamp
 from meterd.api.responses import JSON, no_content
@@ -177,26 +178,34 @@ async def override_entitlement(
     return JSON(_view(c, ent, customer), status_code=201)
 
 
-def _value(request: Request, ns: str, customer_ref: str, ent_ref: str, v2: bool) -> JSON:
+def _reader(request: Request) -> Principal:
+    """Authenticate in the request's own task: as a dependency, the check
+    would cross to a worker thread and back once more."""
+    auth = _container(request).auth
+    principal = auth.authenticate(key_from(request))
+    auth.authorize(principal, Operation.READ)
+    return principal
+
+
+async def _value(request: Request, customer_ref: str, ent_ref: str, v2: bool) -> JSON:
+    # The access check is the hot path: no dependency, one hop to a thread.
     c = _container(request)
-    value = c.entitlements.check(ns, customer_ref, ent_ref, timestamp(request, "time"))
+    ns = _reader(request).namespace
+    at = timestamp(request, "time")
+    value = await run_in_threadpool(c.entitlements.check, ns, customer_ref, ent_ref, at)
     return JSON(to_api_value(value, v2))
 
 
 @router.get(ONE + "/value")
-def entitlement_value(
-    customerIdOrKey: str, entitlementIdOrFeatureKey: str, request: Request, who: Principal = READ
+async def entitlement_value(
+    customerIdOrKey: str, entitlementIdOrFeatureKey: str, request: Request
 ) -> JSON:
-    return _value(
-        request, who.namespace, segment(customerIdOrKey), segment(entitlementIdOrFeatureKey), True
-    )
+    return await _value(request, segment(customerIdOrKey), segment(entitlementIdOrFeatureKey), True)
 
 
 @router.get("/api/v1/customers/{customerIdOrKey}/entitlements/{featureKey}/value")
-def entitlement_value_v1(
-    customerIdOrKey: str, featureKey: str, request: Request, who: Principal = READ
-) -> JSON:
-    return _value(request, who.namespace, segment(customerIdOrKey), segment(featureKey), False)
+async def entitlement_value_v1(customerIdOrKey: str, featureKey: str, request: Request) -> JSON:
+    return await _value(request, segment(customerIdOrKey), segment(featureKey), False)
 
 
 @router.get("/api/v1/customers/{customerIdOrKey}/access")
