@@ -62,6 +62,17 @@ _any = msgspec.json.Decoder()
 # Seconds followed by seven or more fraction digits: a cheap, conservative
 # test for the rare body that needs the text path (a false hit only costs speed).
 _LONG_FRACTION = re.compile(rb"\d:\d\d\.\d{7}")
+# A pattern that starts with \d is retried at every digit of the body; the dot
+# is rare, so find candidates by it and confirm the full shape only there.
+_DOT_SEVEN = re.compile(rb"\.\d{7}")
+
+
+def _has_long_fraction(body: bytes) -> bool:
+    for hit in _DOT_SEVEN.finditer(body):
+        start = hit.start() - 4
+        if start >= 0 and _LONG_FRACTION.match(body, start):
+            return True
+    return False
 
 
 def media_type(header: str | None) -> str:
@@ -88,7 +99,7 @@ def decode(body: bytes, kind: str, namespace: str, now: datetime, max_events: in
     """Decode and validate a body into one batch; ValidationError lists every problem."""
     if not body.strip():
         raise ValidationError.single("body", "required", "invalid event: no events found")
-    precise = _LONG_FRACTION.search(body) is not None
+    precise = _has_long_fraction(body)
     events: list[Any]
     try:
         if kind == SINGLE:

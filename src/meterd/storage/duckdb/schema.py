@@ -10,6 +10,7 @@ group, so in sorted runs a one-subject query skips nearly every row group.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 import pyarrow as pa
@@ -51,22 +52,36 @@ SORT_KEY = "namespace, type, subject, time"
 _TS = pa.timestamp("us", tz="UTC")
 
 
-def to_arrow(batch: EventBatch, stored_at: datetime) -> pa.Table:
-    n = len(batch)
+def _column(batches: list[EventBatch], name: str, kind: pa.DataType) -> pa.Array:
+    if len(batches) == 1:
+        return pa.array(getattr(batches[0], name), kind)
+    return pa.array(list(chain.from_iterable(getattr(b, name) for b in batches)), kind)
+
+
+def _repeated(values: list[tuple[Any, int]], kind: pa.DataType) -> pa.Array:
+    # One value per batch, repeated for its events: built in Arrow, not as a
+    # Python list with one entry per event.
+    parts = [pa.repeat(pa.scalar(v, kind), n) for v, n in values]
+    return parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
+
+
+def to_arrow(batches: list[EventBatch], stored_at: datetime) -> pa.Table:
+    """One Arrow table holding every event of ``batches``, in order."""
+    sizes = [len(b) for b in batches]
     return pa.table(
         {
-            "namespace": pa.array([batch.namespace] * n, pa.string()),
-            "id": pa.array(batch.ids, pa.string()),
-            "source": pa.array(batch.sources, pa.string()),
-            "specversion": pa.array(batch.specversions, pa.string()),
-            "type": pa.array(batch.types, pa.string()),
-            "subject": pa.array(batch.subjects, pa.string()),
-            "time": pa.array(batch.times, _TS),
-            "data": pa.array(batch.data, pa.string()),
-            "datacontenttype": pa.array(batch.datacontenttypes, pa.string()),
-            "dataschema": pa.array(batch.dataschemas, pa.string()),
-            "ingested_at": pa.array([batch.ingested_at] * n, _TS),
-            "stored_at": pa.array([stored_at] * n, _TS),
+            "namespace": _repeated([(b.namespace, len(b)) for b in batches], pa.string()),
+            "id": _column(batches, "ids", pa.string()),
+            "source": _column(batches, "sources", pa.string()),
+            "specversion": _column(batches, "specversions", pa.string()),
+            "type": _column(batches, "types", pa.string()),
+            "subject": _column(batches, "subjects", pa.string()),
+            "time": _column(batches, "times", _TS),
+            "data": _column(batches, "data", pa.string()),
+            "datacontenttype": _column(batches, "datacontenttypes", pa.string()),
+            "dataschema": _column(batches, "dataschemas", pa.string()),
+            "ingested_at": _repeated([(b.ingested_at, len(b)) for b in batches], _TS),
+            "stored_at": _repeated([(stored_at, sum(sizes))], _TS),
         }
     )
 

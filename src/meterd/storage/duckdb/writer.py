@@ -42,6 +42,9 @@ class EventWriter:
         self._window = window
         self._compact_rows = compact_rows
         self.lock = threading.Lock()
+        # One compaction at a time: two would copy the same rows, and the
+        # second would fail to delete what the first already removed.
+        self._compacting = threading.Lock()
         self.closed = False
         self._indexed_at = 0.0
         self._index = self._load_index()
@@ -72,7 +75,7 @@ class EventWriter:
             if self.closed:
                 raise UnavailableError("event store is closed")
             stored_at = self._clock.now()
-            incoming = pa.concat_tables([to_arrow(b, stored_at) for b in batches])
+            incoming = to_arrow(batches, stored_at)
             con = self._con
             con.register("incoming", incoming)
             try:
@@ -196,7 +199,7 @@ class EventWriter:
         Runs on its own connection, concurrently with appends: both statements
         see one snapshot, so exactly the rows copied are the rows deleted.
         """
-        with self._con.cursor() as cur:
+        with self._compacting, self._con.cursor() as cur:
             cur.execute("SET TimeZone = 'UTC'")
             cur.execute("BEGIN TRANSACTION")
             try:
