@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from meterd.domain.entitlements.balance import History, SnapshotPolicy, Window
+from meterd.domain.entitlements.checks import HistoryInput, Timing
 from meterd.domain.entitlements.durations import CalendarInterval
 from meterd.domain.entitlements.engine import Segment
 from meterd.domain.entitlements.inputs import (
@@ -34,7 +35,7 @@ from meterd.domain.entitlements.ports import (
     UsageRequest,
     UsageSource,
 )
-from meterd.domain.entitlements.service import EntitlementService, HistoryInput, Timing
+from meterd.domain.entitlements.service import EntitlementService
 
 __all__ = [
     "BalanceSnapshot",

@@ -172,6 +172,11 @@ class Balances:
         self._usage = usage
         self._clock = clock
         self._policy = policy or SnapshotPolicy()
+        # Per entitlement: (snapshot instant, ledger version, watermark) a
+        # check has since proved free of late events. Raising the watermark
+        # in memory spares the next check from re-reading what this one did;
+        # persisting it would cost a write per check.
+        self._checked: dict[str, tuple[datetime, int, datetime]] = {}
 
     # -- the access check ----------------------------------------------------
 
@@ -219,10 +224,16 @@ class Balances:
                     subjects=ctx.subjects,
                     phases=[(p.start, p.end) for p in phases],
                     late_before=snap.at if snap is not None else None,
-                    stored_after=snap.watermark if snap is not None else None,
+                    stored_after=self._watermark(snap),
                     watermark=bool(cuts),
                 )
             )
+            if snap is not None and answer.late is None and answer.watermark is not None:
+                self._checked[snap.entitlement_id] = (
+                    snap.at,
+                    snap.ledger_version,
+                    answer.watermark,
+                )
             if answer.late is not None and snap is not None:
                 self._snapshots.drop_snapshots(ctx.namespace, ledger.entitlement.id, answer.late)
                 reread = self._snapshots.ledger(ctx.namespace, ledger.entitlement.id, until)
@@ -231,6 +242,14 @@ class Balances:
             result = burn(state, phases, answer.usages, terms, resets, cuts)
             return result, answer.watermark, target
         raise AssertionError("unreachable: the last attempt starts from scratch")
+
+    def _watermark(self, snap: BalanceSnapshot | None) -> datetime | None:
+        if snap is None:
+            return None
+        seen = self._checked.get(snap.entitlement_id)
+        if seen is None or seen[:2] != (snap.at, snap.ledger_version):
+            return snap.watermark
+        return seen[2] if snap.watermark is None or seen[2] > snap.watermark else snap.watermark
 
     def _start(self, ctx: Metered, cal: UsageCalendar, snap: BalanceSnapshot | None) -> _Start:
         ent = ctx.entitlement
