@@ -110,7 +110,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         auth=AuthService(state, clock, cache_seconds=settings.key_cache_seconds),
         meters=meters,
         customers=customers,
-        events=EventService(grouped, clock),
+        events=EventService(grouped, clock, queue=grouped),
         state=state,
         event_store=grouped,
         # Portal invalidations reach other processes at most a second late,

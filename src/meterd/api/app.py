@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from meterd import __version__
-from meterd.api import errors
+from meterd.api import errors, fast_ingest
 from meterd.api.container import ContainerLike
 from meterd.api.params import SLASH
 from meterd.api.v1 import (
@@ -39,6 +39,9 @@ class Edge:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self.container: ContainerLike | None = getattr(
+            getattr(app, "state", None), "container", None
+        )
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -67,6 +70,13 @@ class Edge:
                 message["headers"] = [*headers, header]
             await send(message)
 
+        if (
+            scope["method"] == "POST"
+            and scope["path"] == fast_ingest.PATH
+            and self.container is not None
+        ):
+            await fast_ingest.ingest(self.container, scope, receive, send_with_id, rid)
+            return
         await self.app(scope, receive, send_with_id)
 
 

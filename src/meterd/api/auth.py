@@ -9,14 +9,18 @@ from fastapi import Request
 from meterd.domain.auth import AuthService, Operation, Principal
 
 
-def bearer(request: Request) -> str | None:
-    """The token of an ``Authorization: Bearer`` header, if any."""
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, token = header.partition(" ")
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header value, if any."""
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
     return None
+
+
+def bearer(request: Request) -> str | None:
+    """The token of the request's ``Authorization: Bearer`` header, if any."""
+    return bearer_token(request.headers.get("authorization"))
 
 
 def key_from(request: Request) -> str | None:

@@ -48,6 +48,23 @@ def problem(
     request: Request, status: int, detail: str, code: str, issues: list[e.Issue] | None = None
 ) -> Response:
     request_id = getattr(request.state, "request_id", "")
+    body, headers = problem_parts(request_id, status, detail, code, issues)
+    return Response(
+        body, status_code=status, headers=headers, media_type="application/problem+json"
+    )
+
+
+def problem_of(exc: e.MeterdError, request_id: str) -> tuple[int, bytes, dict[str, str]]:
+    """Status, body and headers for a domain error, outside any framework request."""
+    status = status_of(exc)
+    issues = exc.issues if isinstance(exc, e.ValidationError) else None
+    body, headers = problem_parts(request_id, status, exc.detail, exc.code, issues)
+    return status, body, headers
+
+
+def problem_parts(
+    request_id: str, status: int, detail: str, code: str, issues: list[e.Issue] | None
+) -> tuple[bytes, dict[str, str]]:
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -67,9 +84,7 @@ def problem(
         headers["WWW-Authenticate"] = 'Bearer realm="meterd"'
     if status in (429, 503):
         headers["Retry-After"] = "1"
-    return Response(
-        dumps(body), status_code=status, headers=headers, media_type="application/problem+json"
-    )
+    return dumps(body), headers
 
 
 def install(app: FastAPI) -> None:

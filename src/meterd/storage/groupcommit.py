@@ -10,14 +10,17 @@ grows with load without any timer.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from meterd.core.errors import UnavailableError
 from meterd.domain.events.models import EventBatch, EventQuery, StoredEvent
 from meterd.domain.events.ports import EventStore
+
+log = logging.getLogger("meterd.ingest")
 
 
 @dataclass(eq=False)
@@ -26,6 +29,17 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     result: list[int] | None = None
     error: BaseException | None = None
+    # Called from the commit thread instead of waking a waiting caller.
+    callback: Callable[[list[int] | None, BaseException | None], None] | None = None
+
+    def finish(self, result: list[int] | None, error: BaseException | None) -> None:
+        self.result, self.error = result, error
+        if self.callback is not None:
+            try:
+                self.callback(result, error)
+            except Exception:  # a broken callback must not stop the commit thread
+                log.exception("ingest completion callback failed")
+        self.done.set()
 
     @property
     def size(self) -> int:
@@ -46,17 +60,32 @@ class GroupCommitStore:
         self._thread.start()
 
     def append(self, batches: list[EventBatch]) -> list[int]:
-        pending = _Pending(batches)
-        with self._cv:
-            if self._stopping:
-                raise UnavailableError("the server is shutting down")
-            self._queue.append(pending)
-            self._cv.notify()
+        pending = self._enqueue(_Pending(batches))
         pending.done.wait()
         if pending.error is not None:
             raise pending.error
         assert pending.result is not None
         return pending.result
+
+    def submit(
+        self,
+        batches: list[EventBatch],
+        done: Callable[[list[int] | None, BaseException | None], None],
+    ) -> None:
+        """Queue batches without blocking; ``done`` runs once they are durable (or failed).
+
+        Async servers use this so no thread waits per request, which lets a
+        commit group grow with the number of requests in flight.
+        """
+        self._enqueue(_Pending(batches, callback=done))
+
+    def _enqueue(self, pending: _Pending) -> _Pending:
+        with self._cv:
+            if self._stopping:
+                raise UnavailableError("the server is shutting down")
+            self._queue.append(pending)
+            self._cv.notify()
+        return pending
 
     def _take(self) -> list[_Pending] | None:
         with self._cv:
@@ -81,14 +110,12 @@ class GroupCommitStore:
                 counts = self._inner.append(flat)
             except BaseException as exc:
                 for p in group:
-                    p.error = exc
-                    p.done.set()
+                    p.finish(None, exc)
                 continue
             i = 0
             for p in group:
-                p.result = counts[i : i + len(p.batches)]
+                p.finish(counts[i : i + len(p.batches)], None)
                 i += len(p.batches)
-                p.done.set()
 
     def list_events(self, query: EventQuery) -> list[StoredEvent]:
         return self._inner.list_events(query)

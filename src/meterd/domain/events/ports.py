@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from meterd.domain.events.models import EventBatch, EventQuery, StoredEvent
@@ -32,4 +32,16 @@ class EventStore(Protocol):
 
     def close(self) -> None:
         """Flush and release the store."""
+        ...
+
+
+class AppendQueue(Protocol):
+    """A store front that takes appends without blocking the caller."""
+
+    def submit(
+        self,
+        batches: list[EventBatch],
+        done: Callable[[list[int] | None, BaseException | None], None],
+    ) -> None:
+        """Queue ``batches``; ``done(counts, error)`` runs once they are durable or failed."""
         ...

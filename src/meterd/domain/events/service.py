@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from meterd.domain.events.models import (
     IngestResult,
     StoredEvent,
 )
-from meterd.domain.events.ports import EventStore
+from meterd.domain.events.ports import AppendQueue, EventStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +27,31 @@ class EventView:
 
 
 class EventService:
-    def __init__(self, store: EventStore, clock: Clock) -> None:
+    def __init__(self, store: EventStore, clock: Clock, queue: AppendQueue | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._queue = queue
+
+    def ingest_later(
+        self, batch: EventBatch, done: Callable[[IngestResult | None, BaseException | None], None]
+    ) -> None:
+        """Like ``ingest`` without blocking: ``done`` runs once the batch is durable."""
+        if self._queue is None or not len(batch):
+            try:
+                result = self.ingest(batch)
+            except Exception as exc:
+                done(None, exc)
+                return
+            done(result, None)
+            return
+
+        def finished(counts: list[int] | None, error: BaseException | None) -> None:
+            if error is not None or counts is None:
+                done(None, error)
+            else:
+                done(IngestResult(counts[0], len(batch) - counts[0]), None)
+
+        self._queue.submit([batch], finished)
 
     def ingest(self, batch: EventBatch) -> IngestResult:
         """Store a validated batch durably; duplicates are acknowledged, not stored."""
