@@ -12,6 +12,7 @@ import pytest
 from meterd.core.errors import ConflictError, NotFoundError
 from meterd.core.filters import StringFilter
 from meterd.core.ids import new_ulid
+from meterd.domain.customers.models import Customer
 from meterd.domain.entitlements import (
     BalanceSnapshot,
     CalendarInterval,
@@ -26,6 +27,7 @@ from meterd.domain.entitlements import (
     Reset,
 )
 from meterd.domain.features import Feature, FeatureListQuery
+from meterd.domain.meters.models import Aggregation, Meter
 from meterd.storage.sql import SqlStateStore
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -355,3 +357,64 @@ def test_listing_grants(state_store: SqlStateStore) -> None:
     assert ids(feature_keys=("tokens",)) == [g1.id, g2.id]
     assert ids(limit=1, offset=2) == [g3.id]
     assert state_store.list_grants(GrantListQuery(namespace="other")).total == 0
+
+
+def test_access_reads_customer_entitlement_feature_meter_and_ledger(
+    state_store: SqlStateStore,
+) -> None:
+    cust = Customer(
+        id=new_ulid(),
+        namespace="ns",
+        name="Acme",
+        key="acme",
+        description=None,
+        primary_email=None,
+        currency=None,
+        subject_keys=("acme-a", "acme-b"),
+        billing_address=None,
+        metadata={},
+        created_at=T0,
+        updated_at=T0,
+    )
+    state_store.insert_customer(cust)
+    meter = Meter(
+        id=new_ulid(),
+        namespace="ns",
+        slug="tokens_total",
+        name="tokens",
+        description=None,
+        metadata={},
+        aggregation=Aggregation.SUM,
+        event_type="prompt",
+        event_from=None,
+        value_property="$.tokens",
+        group_by={"model": "$.model", "type": "$.type"},
+        filter=None,
+        created_at=T0,
+        updated_at=T0,
+    )
+    state_store.insert_meter(meter)
+    f = feature()
+    state_store.insert_feature(f)
+    e = entitlement(f, customer=cust.id)
+    g = grant(e)
+    state_store.insert_entitlement(e, [g], None)
+    snap = snapshot(e, T0 + timedelta(days=1), 0)
+    state_store.save_snapshot("ns", snap)
+    for customer_ref in (cust.id, "acme"):
+        for ent_ref in (e.id, "tokens"):
+            found = state_store.access("ns", customer_ref, ent_ref, T0 + timedelta(days=2))
+            assert found.customer == cust
+            assert found.customer.attributed_subjects == ("acme-a", "acme-b", "acme")
+            assert found.feature == f and found.meter == meter
+            assert found.ledger is not None
+            assert (found.ledger.entitlement, found.ledger.grants) == (e, [g])
+            assert found.ledger.snapshot == snap
+    early = state_store.access("ns", "acme", "tokens", T0)
+    assert early.ledger is not None and early.ledger.snapshot is None
+    assert state_store.access("ns", "acme", "nothing", T0).ledger is None
+    assert state_store.access("ns", "nobody", "tokens", T0).customer is None
+    assert state_store.access("other", "acme", "tokens", T0).customer is None
+    state_store.update_meter(replace(meter, deleted_at=T0))
+    gone = state_store.access("ns", "acme", "tokens", T0)
+    assert gone.meter is None and gone.feature == f
