@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from meterd.domain.portal import PortalService
 from meterd.settings import Settings
 from meterd.storage import duckdb_path, resolve, scheme_of
 from meterd.storage.groupcommit import GroupCommitStore
-from meterd.workers.balances import EntitlementBalances, FeatureRefs
+from meterd.workers.balances import EntitlementBalances, FeatureRefs, ResetAnnouncer
 from meterd.workers.notifications import NotificationWorker
 from meterd.workers.webhooks import WebhookSender
 
@@ -47,6 +48,8 @@ class Container:
     _closers: list[Any] = field(default_factory=list)
     # Started and stopped with the served app (see meterd.workers.lifespan).
     background: list[Any] = field(default_factory=list)
+    # Announces a committed entitlement reset to ``entitlements.reset`` rules.
+    announce_reset: Callable[[str, str], None] = field(default=lambda _ns, _id: None)
 
     def close(self) -> None:
         """Commit what is queued, then release the stores (idempotent)."""
@@ -96,12 +99,13 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     # Thresholds are evaluated here even when webhooks are delivered by
     # separate ``meterd worker`` processes: usage lives in this process's
     # event store, which an embedded DuckDB file keeps to one process.
+    balances = EntitlementBalances(entitlements, features, clock)
     notifications, worker = build_notifications(
         settings,
         state,
         clock,
         deliver=settings.worker,
-        balances=EntitlementBalances(entitlements, features, clock),
+        balances=balances,
         features=FeatureRefs(features),
     )
     container = Container(
@@ -121,6 +125,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         notifications=notifications,
         features=features,
         entitlements=entitlements,
+        announce_reset=ResetAnnouncer(balances, notifications),
     )
     container._closers.extend([state.close, grouped.close])
     if worker is not None:

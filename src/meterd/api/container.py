@@ -27,3 +27,7 @@ class ContainerLike(Protocol):
     portal: PortalService
     features: FeatureService
     entitlements: EntitlementService
+
+    def announce_reset(self, namespace: str, entitlement_id: str) -> None:
+        """Tell ``entitlements.reset`` rules about a committed reset."""
+        ...

@@ -23,7 +23,13 @@ from meterd.domain.entitlements import (
     EntitlementType,
 )
 from meterd.domain.features import Feature, FeatureService
-from meterd.domain.notifications import EntitlementBalance, FeatureRef
+from meterd.domain.notifications import (
+    EntitlementBalance,
+    EventType,
+    FeatureRef,
+    NotificationService,
+    entitlement_data,
+)
 
 log = logging.getLogger("meterd.workers.balances")
 PAGE = 500
@@ -87,6 +93,11 @@ class EntitlementBalances:
                 out.append(standing)
         return out
 
+    def balance_of(self, namespace: str, entitlement_id: str) -> EntitlementBalance | None:
+        """One metered entitlement valued now (None when it has no current period)."""
+        ent = self._entitlements.get_by_id(namespace, entitlement_id)
+        return self._standing(namespace, ent, {})
+
     def _standing(
         self, namespace: str, ent: Entitlement, features: dict[str, Feature | None]
     ) -> EntitlementBalance | None:
@@ -128,3 +139,31 @@ class EntitlementBalances:
             entitlement_created_at=ent.created_at,
             metadata=dict(ent.metadata),
         )
+
+
+class ResetAnnouncer:
+    """Tells ``entitlements.reset`` rules that a metered entitlement was reset.
+
+    Called after the reset has committed; the dedupe key (entitlement and the
+    new period's start) makes a repeated call announce the same reset once.
+    """
+
+    def __init__(self, balances: EntitlementBalances, notifications: NotificationService) -> None:
+        self._balances = balances
+        self._notifications = notifications
+
+    def __call__(self, namespace: str, entitlement_id: str) -> None:
+        try:
+            standing = self._balances.balance_of(namespace, entitlement_id)
+            if standing is None:
+                return
+            self._notifications.notify(
+                namespace,
+                EventType.ENTITLEMENT_RESET,
+                entitlement_data(standing),
+                dedupe_key=f"reset:{entitlement_id}:{standing.period_start.isoformat()}",
+            )
+        except Exception:
+            # The reset itself succeeded; a failed announcement is logged,
+            # never turned into an error for the caller.
+            log.exception("cannot announce the reset of entitlement %s", entitlement_id)

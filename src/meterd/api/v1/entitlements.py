@@ -253,7 +253,10 @@ async def reset_entitlement(
         preserve_overage=fields.get("preserveOverage"),
     )
     customer = c.entitlements.customer(who.namespace, segment(customerIdOrKey))
-    c.entitlements.reset(who.namespace, customer, segment(entitlementIdOrFeatureKey), inp)
+    target = segment(entitlementIdOrFeatureKey)
+    c.entitlements.reset(who.namespace, customer, target, inp)
+    entitlement = c.entitlements.get(who.namespace, customer, target)
+    await run_in_threadpool(c.announce_reset, who.namespace, entitlement.id)
     return no_content()
 
 
