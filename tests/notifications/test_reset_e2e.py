@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.notifications.receiver import Receiver
-from tests.notifications.test_thresholds_e2e import BASE, ingest, ok
+from tests.notifications.test_thresholds_e2e import BASE, ingest, metered_entitlement, ok
 from tests.support.server import Server
 
 pytestmark = pytest.mark.slow
@@ -22,44 +22,7 @@ def test_a_reset_is_announced_once(tmp_path: Path) -> None:
     try:
         with srv.client(key) as c:
             # given a metered entitlement with usage, and a reset rule
-            ok(
-                c.post(
-                    "/api/v1/meters",
-                    json={
-                        "slug": "tokens_total",
-                        "aggregation": "SUM",
-                        "eventType": "prompt",
-                        "valueProperty": "$.tokens",
-                    },
-                )
-            )
-            ok(
-                c.post(
-                    "/api/v1/features",
-                    json={"key": "tokens", "name": "Tokens", "meterSlug": "tokens_total"},
-                )
-            )
-            ok(
-                c.post(
-                    "/api/v1/customers",
-                    json={
-                        "name": "Acme",
-                        "key": "acme",
-                        "usageAttribution": {"subjectKeys": ["s1"]},
-                    },
-                )
-            )
-            ent = ok(
-                c.post(
-                    "/api/v2/customers/acme/entitlements",
-                    json={
-                        "type": "metered",
-                        "featureKey": "tokens",
-                        "usagePeriod": {"interval": "MONTH"},
-                        "issueAfterReset": 100,
-                    },
-                )
-            )
+            ent = metered_entitlement(c)
             channel = ok(
                 c.post(
                     f"{BASE}/channels", json={"type": "WEBHOOK", "name": "h", "url": receiver.url}

@@ -43,6 +43,44 @@ def ok(r: httpx.Response, status: int = 201) -> dict[str, object]:
     return body
 
 
+def metered_entitlement(c: httpx.Client) -> dict[str, object]:
+    """Meter, feature, customer ``acme`` (subject ``s1``) and 100 tokens a month."""
+    ok(
+        c.post(
+            "/api/v1/meters",
+            json={
+                "slug": "tokens_total",
+                "aggregation": "SUM",
+                "eventType": "prompt",
+                "valueProperty": "$.tokens",
+            },
+        )
+    )
+    ok(
+        c.post(
+            "/api/v1/features",
+            json={"key": "tokens", "name": "Tokens", "meterSlug": "tokens_total"},
+        )
+    )
+    ok(
+        c.post(
+            "/api/v1/customers",
+            json={"name": "Acme", "key": "acme", "usageAttribution": {"subjectKeys": ["s1"]}},
+        )
+    )
+    return ok(
+        c.post(
+            "/api/v2/customers/acme/entitlements",
+            json={
+                "type": "metered",
+                "featureKey": "tokens",
+                "usagePeriod": {"interval": "MONTH"},
+                "issueAfterReset": 100,
+            },
+        )
+    )
+
+
 def test_thresholds_fire_once_from_real_entitlements(tmp_path: Path) -> None:
     srv = Server(
         tmp_path / "data",
@@ -57,44 +95,7 @@ def test_thresholds_fire_once_from_real_entitlements(tmp_path: Path) -> None:
     try:
         with srv.client(key) as c:
             # given a metered entitlement of 100 tokens a month
-            ok(
-                c.post(
-                    "/api/v1/meters",
-                    json={
-                        "slug": "tokens_total",
-                        "aggregation": "SUM",
-                        "eventType": "prompt",
-                        "valueProperty": "$.tokens",
-                    },
-                )
-            )
-            ok(
-                c.post(
-                    "/api/v1/features",
-                    json={"key": "tokens", "name": "Tokens", "meterSlug": "tokens_total"},
-                )
-            )
-            ok(
-                c.post(
-                    "/api/v1/customers",
-                    json={
-                        "name": "Acme",
-                        "key": "acme",
-                        "usageAttribution": {"subjectKeys": ["s1"]},
-                    },
-                )
-            )
-            ok(
-                c.post(
-                    "/api/v2/customers/acme/entitlements",
-                    json={
-                        "type": "metered",
-                        "featureKey": "tokens",
-                        "usagePeriod": {"interval": "MONTH"},
-                        "issueAfterReset": 100,
-                    },
-                )
-            )
+            metered_entitlement(c)
             channel = ok(
                 c.post(
                     f"{BASE}/channels", json={"type": "WEBHOOK", "name": "h", "url": receiver.url}
