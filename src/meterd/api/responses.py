@@ -6,7 +6,7 @@ exact Decimal text, never through a float.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,10 +25,11 @@ _number_encoder = msgspec.json.Encoder(decimal_format="number", enc_hook=_enc_ho
 
 
 def _prepare(obj: Any) -> Any:
-    # msgspec writes datetimes itself, but OpenMeter clients expect "Z" and no
-    # trailing zeros; decimals are normalised (no exponent) before encoding.
+    # msgspec writes UTC datetimes as RFC 3339 with "Z" (fraction only when
+    # non-zero) by itself; other offsets are moved to UTC first, since OpenMeter
+    # clients expect "Z". Decimals are normalised (no exponent, no trailing zeros).
     if isinstance(obj, datetime):
-        return format_rfc3339(obj)
+        return obj if obj.tzinfo is UTC else format_rfc3339(obj)
     if isinstance(obj, Decimal):
         return Decimal(format_decimal(obj))
     if isinstance(obj, dict):
