@@ -74,7 +74,13 @@ def open_event_store(settings: Settings, clock: Clock) -> Any:
         else None
     )
     if scheme_of(url) == "duckdb":
-        return cls(duckdb_path(url), clock, dedupe_window=window)
+        return cls(
+            duckdb_path(url),
+            clock,
+            dedupe_window=window,
+            memory_limit=settings.duckdb_memory_limit,
+            threads=settings.duckdb_threads or None,
+        )
     return cls(url, clock, dedupe_window=window)
 
 

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     # Seconds a verified API key is cached; bounds how late a revocation bites.
     key_cache_seconds: float = Field(default=2.0, ge=0)
     log_level: str = "info"
+    # Embedded event store (DuckDB): buffer cap (queries spill to disk beyond
+    # it) and worker threads (0 = one per core).
+    duckdb_memory_limit: str = "384MB"
+    duckdb_threads: int = Field(default=0, ge=0)
     # Notifications. ``serve`` delivers webhooks itself unless worker=false,
     # in which case ``meterd worker`` processes must run.
     worker: bool = True
