@@ -9,6 +9,7 @@ from typing import Any
 
 from meterd.core.clock import Clock, SystemClock
 from meterd.domain.auth import AuthService
+from meterd.domain.catalog.plans import PlanService
 from meterd.domain.customers import CustomerService
 from meterd.domain.entitlements import EntitlementService
 from meterd.domain.events import EventService, EventStore
@@ -45,6 +46,7 @@ class Container:
     notifications: NotificationService
     features: FeatureService
     entitlements: EntitlementService
+    plans: PlanService
     _closers: list[Any] = field(default_factory=list)
     # Started and stopped with the served app (see meterd.workers.lifespan).
     background: list[Any] = field(default_factory=list)
@@ -131,6 +133,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         notifications=notifications,
         features=features,
         entitlements=entitlements,
+        plans=PlanService(state, state, clock),
         announce_reset=ResetAnnouncer(balances, notifications),
     )
     container._closers.extend([state.close, grouped.close])

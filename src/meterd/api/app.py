@@ -21,6 +21,7 @@ from meterd.api.v1 import (
     features,
     meters,
     notifications,
+    plans,
     portal,
     schemas,
 )
@@ -99,7 +100,7 @@ def create_app(container: ContainerLike) -> FastAPI:
     app.include_router(events.router)
     app.include_router(meters.router)
     app.include_router(customers.router)
-    for context in (features, entitlements, notifications, portal):
+    for context in (features, entitlements, notifications, portal, plans):
         app.include_router(context.router)
 
     def openapi() -> dict[str, Any]:

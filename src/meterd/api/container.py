@@ -6,6 +6,7 @@ from typing import Protocol
 
 from meterd.core.clock import Clock
 from meterd.domain.auth import AuthService
+from meterd.domain.catalog.plans import PlanService
 from meterd.domain.customers import CustomerService
 from meterd.domain.entitlements import EntitlementService
 from meterd.domain.events import EventService
@@ -27,6 +28,7 @@ class ContainerLike(Protocol):
     portal: PortalService
     features: FeatureService
     entitlements: EntitlementService
+    plans: PlanService
 
     def announce_reset(self, namespace: str, entitlement_id: str) -> None:
         """Tell ``entitlements.reset`` rules about a committed reset."""

@@ -9,6 +9,7 @@ from meterd.storage.sql.grants import GrantQueries
 from meterd.storage.sql.keys import ApiKeyQueries
 from meterd.storage.sql.meters import MeterQueries
 from meterd.storage.sql.notifications import NotificationQueries
+from meterd.storage.sql.plans import PlanQueries
 from meterd.storage.sql.portal import PortalQueries
 from meterd.storage.sql.snapshots import SnapshotQueries
 from meterd.storage.sql.subjects import SubjectQueries
@@ -25,6 +26,7 @@ class SqlStateStore(
     EntitlementQueries,
     GrantQueries,
     SnapshotQueries,
+    PlanQueries,
 ):
     """MeterStore, CustomerStore, SubjectStore and ApiKeyStore over SQLAlchemy Core.
 
