@@ -161,12 +161,14 @@ def plan_fields(
         keys: set[str] = set()
         for i, raw in enumerate(raw_phases):
             phase = _phase(raw, i, i == len(raw_phases) - 1, issues, feature_exists)
-            if phase is None:
-                continue
-            if phase.key in keys:
-                issues.add(f"phases[{i}].key", "duplicate_key", f"phase key {phase.key} repeats")
-            keys.add(phase.key)
-            phases.append(phase)
+            # Judged on the raw key, so a repeat is reported beside other problems.
+            key = raw.get("key") if isinstance(raw, Mapping) else None
+            if isinstance(key, str) and key in keys:
+                issues.add(f"phases[{i}].key", "duplicate_key", f"phase key {key} repeats")
+            if isinstance(key, str):
+                keys.add(key)
+            if phase is not None:
+                phases.append(phase)
     if len(issues.issues) != before or name is None or billing is None:
         return None
     return PlanFields(
