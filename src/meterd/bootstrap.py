@@ -9,6 +9,7 @@ from typing import Any
 
 from meterd.core.clock import Clock, SystemClock
 from meterd.domain.auth import AuthService
+from meterd.domain.catalog.addons import AddonService
 from meterd.domain.catalog.plans import PlanService
 from meterd.domain.customers import CustomerService
 from meterd.domain.entitlements import EntitlementService
@@ -47,6 +48,7 @@ class Container:
     features: FeatureService
     entitlements: EntitlementService
     plans: PlanService
+    addons: AddonService
     _closers: list[Any] = field(default_factory=list)
     # Started and stopped with the served app (see meterd.workers.lifespan).
     background: list[Any] = field(default_factory=list)
@@ -116,6 +118,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         balances=balances,
         features=FeatureRefs(features),
     )
+    plans = PlanService(state, state, clock)
     container = Container(
         settings=settings,
         clock=clock,
@@ -133,7 +136,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         notifications=notifications,
         features=features,
         entitlements=entitlements,
-        plans=PlanService(state, state, clock),
+        plans=plans,
+        addons=AddonService(state, state, plans, clock),
         announce_reset=ResetAnnouncer(balances, notifications),
     )
     container._closers.extend([state.close, grouped.close])

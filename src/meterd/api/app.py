@@ -15,6 +15,7 @@ from meterd.api import errors, fast_ingest
 from meterd.api.container import ContainerLike
 from meterd.api.params import SLASH
 from meterd.api.v1 import (
+    addons,
     customers,
     entitlements,
     events,
@@ -100,7 +101,7 @@ def create_app(container: ContainerLike) -> FastAPI:
     app.include_router(events.router)
     app.include_router(meters.router)
     app.include_router(customers.router)
-    for context in (features, entitlements, notifications, portal, plans):
+    for context in (features, entitlements, notifications, portal, plans, addons):
         app.include_router(context.router)
 
     def openapi() -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from meterd.core.clock import Clock
 from meterd.domain.auth import AuthService
+from meterd.domain.catalog.addons import AddonService
 from meterd.domain.catalog.plans import PlanService
 from meterd.domain.customers import CustomerService
 from meterd.domain.entitlements import EntitlementService
@@ -29,6 +30,7 @@ class ContainerLike(Protocol):
     features: FeatureService
     entitlements: EntitlementService
     plans: PlanService
+    addons: AddonService
 
     def announce_reset(self, namespace: str, entitlement_id: str) -> None:
         """Tell ``entitlements.reset`` rules about a committed reset."""

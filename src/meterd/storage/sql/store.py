@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from meterd.storage.sql.addons import AddonQueries
 from meterd.storage.sql.customers import CustomerQueries
 from meterd.storage.sql.entitlements import EntitlementQueries
 from meterd.storage.sql.features import FeatureQueries
@@ -27,6 +28,7 @@ class SqlStateStore(
     GrantQueries,
     SnapshotQueries,
     PlanQueries,
+    AddonQueries,
 ):
     """MeterStore, CustomerStore, SubjectStore and ApiKeyStore over SQLAlchemy Core.
 

@@ -17,7 +17,7 @@ from meterd.domain.catalog.plans.ports import FeatureKeys, PlanStore
 
 ORDER_BY = ("id", "key", "version", "createdAt", "updatedAt")
 # The product-catalog lists name their sort fields in snake case.
-_SNAKE = {"created_at": "createdAt", "updated_at": "updatedAt"}
+SNAKE = {"created_at": "createdAt", "updated_at": "updatedAt"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,7 +98,7 @@ class PlanService:
         return pick[-1]
 
     def list_plans(self, f: PlanFilter) -> PlanPage:
-        order_by = _SNAKE.get(f.query.order_by, f.query.order_by)
+        order_by = SNAKE.get(f.query.order_by, f.query.order_by)
         f = replace(f, query=replace(f.query, order_by=order_by))
         if f.query.order_by not in ORDER_BY:
             raise ValidationError.single(
