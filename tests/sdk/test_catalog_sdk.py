@@ -58,3 +58,40 @@ def test_plans_lifecycle_versions_and_refusals(
         "phases[1].rateCards[1].featureKey",
         "phases[1].rateCards[1].price.tiers[1].upToAmount",
     } <= fields, fields
+
+
+def test_addons_and_plan_offers(
+    openmeter_python: Path, sdk_server: SdkServer, tmp_path: Path
+) -> None:
+    out: dict[str, Any] = run_sdk(
+        openmeter_python,
+        "catalog_addons",
+        url=sdk_server.url,
+        token=sdk_server.admin,
+        workdir=tmp_path,
+        inputs={"addon": "sdk_seats", "plan": "sdk_base"},
+    )
+    assert out["created"] == {
+        "id": out["created"]["id"],
+        "key": "sdk_seats",
+        "version": 1,
+        "name": "Seats",
+        "status": "draft",
+        "instanceType": "multiple",
+        "cards": 1,
+    }
+    assert out["second_draft"]["status"] == 409
+    assert (out["updated"]["name"], out["updated"]["instanceType"]) == ("More seats", "single")
+    assert out["got"] == out["updated"]
+    assert out["published"]["status"] == "active"
+    assert [(a["version"], a["status"]) for a in out["listed"]] == [(1, "active"), (2, "draft")]
+    assert out["offer"] == {
+        "addon": out["created"]["id"],
+        "phase": "main",
+        "max": 3,
+    }
+    assert out["draft_offer"]["status"] == 400
+    assert out["euro_offer"]["status"] == 400
+    assert out["offers"] == [[out["created"]["id"], "sdk_seats"]]
+    assert (out["offer_got"], out["offer_updated"], out["offers_after"]) == (3, 5, 0)
+    assert out["archived"]["status"] == "archived"
