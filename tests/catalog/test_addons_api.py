@@ -81,6 +81,9 @@ def test_plan_offers(api: Api) -> None:  # noqa: F811
     listed = api("GET", base).json()
     assert (listed["totalCount"], listed["items"][0]["id"]) == (1, made["id"])
     assert api("GET", f"{base}/{made['id']}").json() == made
+    assert api("GET", f"{base}?key=extra&keyVersion[extra]=1").json()["totalCount"] == 1
+    assert api("GET", f"{base}?key=eur").json()["totalCount"] == 0
+    assert api("GET", f"{base}?id={euro['id']}").json()["totalCount"] == 0
     r = api("PUT", f"{base}/{draft['id']}", {"fromPlanPhase": "default"})
     assert (r.status_code, "maxQuantity" in r.json()) == (200, False)
     assert api("DELETE", f"{base}/{made['id']}").status_code == 204

@@ -147,8 +147,18 @@ def list_plan_addons(planId: str, request: Request, who: Principal = READ) -> JS
     c: ContainerLike = request.app.state.container
     page, size = _page(request)
     _, offers = c.addons.plan_offers(who.namespace, segment(planId))
-    items = [_offer(c, who.namespace, o) for o in offers[(page - 1) * size : page * size]]
-    return JSON(page_envelope(items, len(offers), page, size))
+    rows = [_offer(c, who.namespace, o) for o in offers]
+    # The filters name the offered add-ons, by id, key or key and version.
+    ids, keys, versions = set(many(request, "id")), set(many(request, "key")), key_versions(request)
+    rows = [
+        r
+        for r in rows
+        if (not ids or r["addon"]["id"] in ids)
+        and (not keys or r["addon"]["key"] in keys)
+        and (not versions or r["addon"]["version"] in versions.get(r["addon"]["key"], ()))
+    ]
+    items = rows[(page - 1) * size : page * size]
+    return JSON(page_envelope(items, len(rows), page, size))
 
 
 @router.get("/api/v1/plans/{planId}/addons/{planAddonId}")
