@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from meterd.domain.catalog.addons import Addon, AddonListQuery, PlanAddon
@@ -13,14 +13,7 @@ from meterd.domain.catalog.plans import Phase
 from meterd.storage.sql.base import ConflictMessage, SqlBase
 from meterd.storage.sql.plans import phases_from_json, phases_to_json
 from meterd.storage.sql.tables_catalog import addons, plan_addons
-
-_ORDER = {
-    "id": addons.c.id,
-    "key": addons.c.key,
-    "version": addons.c.version,
-    "createdAt": addons.c.created_at,
-    "updatedAt": addons.c.updated_at,
-}
+from meterd.storage.sql.versioned import by_id, listing, versions_of
 
 
 def _cards_to_json(a: Addon) -> list[Any]:
@@ -121,52 +114,17 @@ class AddonQueries(SqlBase):
 
     def get_addon(self, namespace: str, addon_id: str) -> Addon | None:
         with self._read() as conn:
-            row = (
-                conn.execute(
-                    select(addons).where(addons.c.namespace == namespace, addons.c.id == addon_id)
-                )
-                .mappings()
-                .first()
-            )
+            row = conn.execute(by_id(addons, namespace, addon_id)).mappings().first()
             return from_row_addon(row) if row is not None else None
 
     def addon_versions(self, namespace: str, key: str) -> list[Addon]:
         with self._read() as conn:
-            rows = conn.execute(
-                select(addons)
-                .where(addons.c.namespace == namespace, addons.c.key == key)
-                .order_by(addons.c.version.asc())
-            ).mappings()
+            rows = conn.execute(versions_of(addons, namespace, key)).mappings()
             return [from_row_addon(r) for r in rows]
 
     def list_addons(self, query: AddonListQuery) -> list[Addon]:
-        where: list[ColumnElement[bool]] = [addons.c.namespace == query.namespace]
-        if not query.include_deleted:
-            where.append(addons.c.deleted_at.is_(None))
-        if query.ids:
-            where.append(addons.c.id.in_(query.ids))
-        if query.keys:
-            where.append(addons.c.key.in_(query.keys))
-        if query.key_versions:
-            where.append(
-                or_(
-                    *(
-                        and_(addons.c.key == k, addons.c.version.in_(v))
-                        for k, v in query.key_versions.items()
-                    )
-                )
-            )
-        if query.currencies:
-            where.append(addons.c.currency.in_(query.currencies))
-        column = _ORDER[query.order_by]
-        order = (
-            (column.desc(), addons.c.id.desc())
-            if query.order_desc
-            else (column.asc(), addons.c.id.asc())
-        )
         with self._read() as conn:
-            rows = conn.execute(select(addons).where(*where).order_by(*order)).mappings()
-            return [from_row_addon(r) for r in rows]
+            return [from_row_addon(r) for r in conn.execute(listing(addons, query)).mappings()]
 
     def save_addons(self, items: Sequence[Addon]) -> None:
         if not items:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from meterd.core.errors import IssueCollector
@@ -20,14 +20,7 @@ from meterd.domain.catalog.plans import (
 from meterd.storage.sql.base import ConflictMessage, SqlBase
 from meterd.storage.sql.tables_catalog import plans
 from meterd.storage.sql.tables_entitlements import features
-
-_ORDER = {
-    "id": plans.c.id,
-    "key": plans.c.key,
-    "version": plans.c.version,
-    "createdAt": plans.c.created_at,
-    "updatedAt": plans.c.updated_at,
-}
+from meterd.storage.sql.versioned import by_id, listing, versions_of
 
 
 def _plain(value: Any) -> Any:
@@ -147,52 +140,17 @@ class PlanQueries(SqlBase):
 
     def get_plan(self, namespace: str, plan_id: str) -> Plan | None:
         with self._read() as conn:
-            row = (
-                conn.execute(
-                    select(plans).where(plans.c.namespace == namespace, plans.c.id == plan_id)
-                )
-                .mappings()
-                .first()
-            )
+            row = conn.execute(by_id(plans, namespace, plan_id)).mappings().first()
             return from_row_plan(row) if row is not None else None
 
     def plan_versions(self, namespace: str, key: str) -> list[Plan]:
         with self._read() as conn:
-            rows = conn.execute(
-                select(plans)
-                .where(plans.c.namespace == namespace, plans.c.key == key)
-                .order_by(plans.c.version.asc())
-            ).mappings()
+            rows = conn.execute(versions_of(plans, namespace, key)).mappings()
             return [from_row_plan(r) for r in rows]
 
     def list_plans(self, query: PlanListQuery) -> list[Plan]:
-        where: list[ColumnElement[bool]] = [plans.c.namespace == query.namespace]
-        if not query.include_deleted:
-            where.append(plans.c.deleted_at.is_(None))
-        if query.ids:
-            where.append(plans.c.id.in_(query.ids))
-        if query.keys:
-            where.append(plans.c.key.in_(query.keys))
-        if query.key_versions:
-            where.append(
-                or_(
-                    *(
-                        and_(plans.c.key == k, plans.c.version.in_(v))
-                        for k, v in query.key_versions.items()
-                    )
-                )
-            )
-        if query.currencies:
-            where.append(plans.c.currency.in_(query.currencies))
-        column = _ORDER[query.order_by]
-        order = (
-            (column.desc(), plans.c.id.desc())
-            if query.order_desc
-            else (column.asc(), plans.c.id.asc())
-        )
         with self._read() as conn:
-            rows = conn.execute(select(plans).where(*where).order_by(*order)).mappings()
-            return [from_row_plan(r) for r in rows]
+            return [from_row_plan(r) for r in conn.execute(listing(plans, query)).mappings()]
 
     def save_plans(self, items: Sequence[Plan]) -> None:
         if not items:
