@@ -11,7 +11,7 @@ from meterd.core.errors import ConflictError, IssueCollector, NotFoundError, Val
 from meterd.core.ids import new_ulid
 from meterd.domain.catalog.addons._models import INSTANCE_TYPES, Addon, AddonListQuery, PlanAddon
 from meterd.domain.catalog.addons.ports import AddonStore
-from meterd.domain.catalog.plans import Plan, PlanService, Status
+from meterd.domain.catalog.plans import Plan, PlanService, Status, pick_version
 from meterd.domain.catalog.plans._input import currency_of, rate_cards
 from meterd.domain.catalog.plans._ratecards import key_of, string_map, text
 from meterd.domain.catalog.plans.ports import FeatureKeys
@@ -79,13 +79,11 @@ class AddonService:
         found = self._store.get_addon(namespace, id_or_key)
         if found is not None:
             return found
-        live = [a for a in self._store.addon_versions(namespace, id_or_key) if a.deleted_at is None]
-        now = self._clock.now()
-        active = [a for a in live if a.status(now) is Status.ACTIVE]
-        pick = live if include_latest or not active else active
-        if not pick:
+        versions = self._store.addon_versions(namespace, id_or_key)
+        picked = pick_version(versions, self._clock.now(), include_latest)
+        if picked is None:
             raise NotFoundError(f"add-on not found: {id_or_key}")
-        return pick[-1]
+        return picked
 
     def list_addons(self, query: AddonListQuery, statuses: tuple[str, ...] = ()) -> list[Addon]:
         query = replace(query, order_by=SNAKE.get(query.order_by, query.order_by))

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from meterd.domain.catalog.plans._models import Phase, Plan, PlanListQuery, PlanPage, Status
+from meterd.domain.catalog.plans._models import (
+    Phase,
+    Plan,
+    PlanListQuery,
+    PlanPage,
+    Status,
+    pick_version,
+)
 from meterd.domain.catalog.plans._ratecards import (
     CADENCES,
     RateCard,
@@ -25,5 +32,6 @@ __all__ = [
     "RateCard",
     "Status",
     "parse_rate_card",
+    "pick_version",
     "rate_card_to_wire",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol, TypeVar
 
 from meterd.domain.catalog.plans._ratecards import RateCard
 
@@ -31,6 +32,27 @@ def status_at(
     if effective_to is not None and effective_to <= now:
         return Status.ARCHIVED
     return Status.ACTIVE
+
+
+class Versioned(Protocol):
+    @property
+    def deleted_at(self) -> datetime | None: ...
+
+    def status(self, now: datetime) -> Status: ...
+
+
+V = TypeVar("V", bound=Versioned)
+
+
+def pick_version(versions: list[V], now: datetime, include_latest: bool) -> V | None:
+    """The version a key names: the active one, else (or when asked) the newest live one.
+
+    ``versions`` are ordered oldest first.
+    """
+    live = [v for v in versions if v.deleted_at is None]
+    active = [v for v in live if v.status(now) is Status.ACTIVE]
+    pick = live if include_latest or not active else active
+    return pick[-1] if pick else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

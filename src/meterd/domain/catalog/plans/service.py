@@ -11,7 +11,13 @@ from meterd.core.clock import Clock
 from meterd.core.errors import ConflictError, IssueCollector, NotFoundError, ValidationError
 from meterd.core.ids import new_ulid
 from meterd.domain.catalog.plans._input import PlanFields, currency_of, plan_fields
-from meterd.domain.catalog.plans._models import Plan, PlanListQuery, PlanPage, Status
+from meterd.domain.catalog.plans._models import (
+    Plan,
+    PlanListQuery,
+    PlanPage,
+    Status,
+    pick_version,
+)
 from meterd.domain.catalog.plans._ratecards import key_of
 from meterd.domain.catalog.plans.ports import FeatureKeys, PlanStore
 
@@ -88,14 +94,11 @@ class PlanService:
         found = self._store.get_plan(namespace, id_or_key)
         if found is not None:
             return found
-        live = [p for p in self._store.plan_versions(namespace, id_or_key) if p.deleted_at is None]
-        now = self._clock.now()
-        active = [p for p in live if p.status(now) is Status.ACTIVE]
-        # A key names its active version, or its newest when asked (or none is active).
-        pick = live if include_latest or not active else active
-        if not pick:
+        versions = self._store.plan_versions(namespace, id_or_key)
+        picked = pick_version(versions, self._clock.now(), include_latest)
+        if picked is None:
             raise NotFoundError(f"plan not found: {id_or_key}")
-        return pick[-1]
+        return picked
 
     def list_plans(self, f: PlanFilter) -> PlanPage:
         order_by = SNAKE.get(f.query.order_by, f.query.order_by)
