@@ -126,6 +126,9 @@ class GroupCommitStore:
     def count(self, namespace: str) -> int:
         return self._inner.count(namespace)
 
+    def delete_events(self, namespace: str, keys: list[tuple[str, str]]) -> list[StoredEvent]:
+        return self._inner.delete_events(namespace, keys)
+
     def close(self) -> None:
         """Commit everything already queued, then close the inner store."""
         with self._cv:

@@ -30,6 +30,15 @@ class EventStore(Protocol):
         """How many events the namespace holds."""
         ...
 
+    def delete_events(self, namespace: str, keys: list[tuple[str, str]]) -> list[StoredEvent]:
+        """Remove the events with these (source, id) keys; returns those removed.
+
+        Deletion is a correction: an event's row is its dedupe claim, so the
+        claim goes with it and the same (source, id) may be sent again.
+        Unknown keys are ignored.
+        """
+        ...
+
     def close(self) -> None:
         """Flush and release the store."""
         ...

@@ -135,6 +135,10 @@ class DuckDBEventStore:
             ).fetchone()
         return int(row[0]) if row else 0
 
+    def delete_events(self, namespace: str, keys: list[tuple[str, str]]) -> list[StoredEvent]:
+        """Delete rows by (source, id); their dedupe claims go with them (see ``writer``)."""
+        return self._writer.delete(namespace, keys)
+
     def phase_usage(self, request: UsageRequest) -> UsageAnswer:
         """Entitlement usage per phase and the late-event check (``entitlement_usage``)."""
         if not request.subjects:

@@ -22,9 +22,15 @@ import pyarrow as pa
 
 from meterd.core.clock import Clock
 from meterd.core.errors import UnavailableError
-from meterd.domain.events.models import EventBatch
+from meterd.domain.events.models import EventBatch, StoredEvent
 from meterd.storage.duckdb.fingerprints import U64, FingerprintIndex
-from meterd.storage.duckdb.schema import COLUMNS, FINGERPRINT, SORT_KEY, to_arrow
+from meterd.storage.duckdb.schema import (
+    COLUMNS,
+    FINGERPRINT,
+    SORT_KEY,
+    from_row_event,
+    to_arrow,
+)
 
 Key = tuple[str, str, str]
 
@@ -147,6 +153,41 @@ class EventWriter:
             sql += " AND stored_at >= ?"
             params.append(self._clock.now() - self._window)
         return {(r[0], r[1], r[2]) for r in self._con.execute(sql, params).fetchall()}
+
+    # -- corrections ---------------------------------------------------------
+
+    def delete(self, namespace: str, keys: list[tuple[str, str]]) -> list[StoredEvent]:
+        """Delete the events with these (source, id) keys; returns what was removed.
+
+        The row is the claim, so a deleted key may be appended again. Its
+        fingerprint stays in the index as a harmless false positive: the exact
+        check against the table finds no row and lets the event in.
+        """
+        if not keys:
+            return []
+        packed = [f"{source}\x00{id_}" for source, id_ in keys]
+        where = "namespace = ? AND list_contains(?::VARCHAR[], source || chr(0) || id)"
+        # Compaction moves rows between the two tables in its own transaction;
+        # holding its lock keeps a row from being copied while it is deleted.
+        with self._compacting, self.lock:
+            if self.closed:
+                raise UnavailableError("event store is closed")
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                rows = con.execute(
+                    f"SELECT {COLUMNS} FROM all_events WHERE {where}", [namespace, packed]
+                ).fetchall()
+                if rows:
+                    for table in ("events", "events_hot"):
+                        con.execute(f"DELETE FROM {table} WHERE {where}", [namespace, packed])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            hot = con.execute("SELECT count(*) FROM events_hot").fetchall()
+            self._hot = int(hot[0][0])
+        return [from_row_event(r) for r in rows]
 
     # -- the fingerprint index ---------------------------------------------
 
