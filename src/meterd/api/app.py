@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from meterd import __version__
-from meterd.api import errors, fast_ingest
+from meterd.api import errors, fast_ingest, idempotency
 from meterd.api.container import ContainerLike
 from meterd.api.params import SLASH
 from meterd.api.v1 import (
@@ -59,9 +59,12 @@ class Edge:
             scope = dict(scope)
             scope["path"] = "/".join(parts)
         rid = ""
+        idempotency_key: bytes | None = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 rid = value.decode("latin-1")[:64]
+            elif name == idempotency.HEADER:
+                idempotency_key = value
         rid = rid or secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = rid
         header = (b"x-request-id", rid.encode("latin-1"))
@@ -73,6 +76,16 @@ class Edge:
             await send(message)
 
         if (
+            idempotency_key is not None
+            and self.container is not None
+            and idempotency.applies(scope)
+        ):
+            key = idempotency_key.decode("latin-1")
+            await idempotency.handle(
+                self.container, key, scope, receive, send_with_id, rid, self._route(rid)
+            )
+            return
+        if (
             scope["method"] == "POST"
             and scope["path"] == fast_ingest.PATH
             and self.container is not None
@@ -80,6 +93,21 @@ class Edge:
             await fast_ingest.ingest(self.container, scope, receive, send_with_id, rid)
             return
         await self.app(scope, receive, send_with_id)
+
+    def _route(self, rid: str) -> ASGIApp:
+        """The routing below, for a request whose body has been read already."""
+
+        async def route(scope: Scope, receive: Any, send: Any) -> None:
+            if (
+                scope["method"] == "POST"
+                and scope["path"] == fast_ingest.PATH
+                and self.container is not None
+            ):
+                await fast_ingest.ingest(self.container, scope, receive, send, rid)
+                return
+            await self.app(scope, receive, send)
+
+        return route
 
 
 def create_app(container: ContainerLike) -> FastAPI:

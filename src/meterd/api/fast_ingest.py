@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from meterd.api.auth import bearer_token
 from meterd.api.container import ContainerLike
+from meterd.api.encoding import inflate
 from meterd.api.errors import problem_of, problem_parts
 from meterd.api.v1.ingest import decode, media_type
 from meterd.core.errors import MeterdError, PayloadTooLarge
@@ -86,6 +87,7 @@ async def ingest(
         kind = media_type(headers.get(b"content-type", b"").decode("latin-1"))
         settings = container.settings
         body = await _body(receive, headers.get(b"content-length"), settings.max_body_bytes)
+        body = inflate(body, headers.get(b"content-encoding"), settings.max_body_bytes)
         args = (body, kind, principal.namespace, container.clock.now(), settings.max_batch_events)
         batch: EventBatch = (
             await run_in_threadpool(decode, *args) if len(body) > OFFLOAD_BYTES else decode(*args)

@@ -7,6 +7,7 @@ from meterd.storage.sql.customers import CustomerQueries
 from meterd.storage.sql.entitlements import EntitlementQueries
 from meterd.storage.sql.features import FeatureQueries
 from meterd.storage.sql.grants import GrantQueries
+from meterd.storage.sql.idempotency import IdempotencyQueries
 from meterd.storage.sql.keys import ApiKeyQueries
 from meterd.storage.sql.meters import MeterQueries
 from meterd.storage.sql.notifications import NotificationQueries
@@ -29,6 +30,7 @@ class SqlStateStore(
     SnapshotQueries,
     PlanQueries,
     AddonQueries,
+    IdempotencyQueries,
 ):
     """MeterStore, CustomerStore, SubjectStore and ApiKeyStore over SQLAlchemy Core.
 
