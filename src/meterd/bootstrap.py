@@ -11,7 +11,6 @@ from meterd.core.clock import Clock, SystemClock
 from meterd.domain.auth import AuthService
 from meterd.domain.catalog.addons import AddonService
 from meterd.domain.catalog.plans import PlanService
-from meterd.domain.compat import AccessTokens, EventCorrections, ExternalIds
 from meterd.domain.customers import CustomerService
 from meterd.domain.entitlements import EntitlementService
 from meterd.domain.events import EventService, EventStore
@@ -51,9 +50,6 @@ class Container:
     entitlements: EntitlementService
     plans: PlanService
     addons: AddonService
-    external_ids: ExternalIds
-    access_tokens: AccessTokens
-    corrections: EventCorrections
     idempotency: IdempotencyService
     _closers: list[Any] = field(default_factory=list)
     # Started and stopped with the served app (see meterd.workers.lifespan).
@@ -125,11 +121,10 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         features=FeatureRefs(features),
     )
     plans = PlanService(state, state, clock)
-    auth = AuthService(state, clock, cache_seconds=settings.key_cache_seconds)
     container = Container(
         settings=settings,
         clock=clock,
-        auth=auth,
+        auth=AuthService(state, clock, cache_seconds=settings.key_cache_seconds),
         meters=meters,
         customers=customers,
         events=EventService(grouped, clock, queue=grouped),
@@ -147,9 +142,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         addons=AddonService(state, state, plans, clock),
         idempotency=IdempotencyService(state, clock),
         announce_reset=ResetAnnouncer(balances, notifications),
-        external_ids=ExternalIds(state, clock),
-        access_tokens=AccessTokens(auth, state, clock),
-        corrections=EventCorrections(grouped, customers, entitlements, state),
     )
     container._closers.extend([state.close, grouped.close])
     if worker is not None:
