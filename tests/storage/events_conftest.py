@@ -8,7 +8,9 @@ its own file and a frozen clock, so nothing depends on wall time.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +31,11 @@ from meterd.domain.meters.models import Aggregation, Meter, MeterQuery
 from meterd.domain.meters.ports import UsageReader
 
 EVENT_BACKENDS = ["duckdb"]
+# PostgreSQL joins when METERD_TEST_POSTGRES_URL points at a database the tests
+# may write to; each test directory gets a schema of its own there.
+PG_ENV = "METERD_TEST_POSTGRES_URL"
+if os.environ.get(PG_ENV):
+    EVENT_BACKENDS.append("postgres")
 
 # Far from the Unix epoch and from any DST change, so tests that care about
 # either choose their own instants explicitly.
@@ -49,6 +56,14 @@ def open_backend(
 
         return DuckDBEventStore(
             str(path / "events.duckdb"), clock, dedupe_window=dedupe_window, threads=2
+        )
+    if backend == "postgres":
+        from meterd.storage.postgres_events import PostgresEventStore
+
+        # Reopening the same directory reopens the same schema, as a restart would.
+        schema = "t_" + hashlib.sha256(str(path).encode()).hexdigest()[:20]
+        return PostgresEventStore(
+            os.environ[PG_ENV], clock, dedupe_window=dedupe_window, schema=schema, migrate=True
         )
     raise AssertionError(f"no conformance setup for backend {backend}")
 

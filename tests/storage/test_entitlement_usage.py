@@ -1,4 +1,4 @@
-"""The DuckDB answer to entitlement usage requests: phases, filters, late events."""
+"""Event stores' answer to entitlement usage requests: phases, filters, late events."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.storage.events_conftest import EVENT_BACKENDS, open_backend
 
 from meterd.core.clock import FrozenClock
 from meterd.core.errors import IssueCollector
@@ -53,9 +54,13 @@ def clock() -> FrozenClock:
     return FrozenClock(h(100))
 
 
-@pytest.fixture
-def store(tmp_path: Path, clock: FrozenClock) -> Iterator[DuckDBEventStore]:
-    s = DuckDBEventStore(str(tmp_path / "events.duckdb"), clock)
+@pytest.fixture(params=EVENT_BACKENDS)
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock
+) -> Iterator[DuckDBEventStore]:
+    # Every event backend answers usage requests alike; typed as the embedded
+    # store, which the PostgreSQL one mirrors method for method.
+    s: Any = open_backend(request.param, tmp_path, clock)
     try:
         yield s
     finally:

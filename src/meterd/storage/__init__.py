@@ -2,7 +2,7 @@
 
 State URLs: ``sqlite:///PATH``, ``postgresql://...`` (also ``postgresql+psycopg://``).
 Event URLs: ``duckdb:///PATH`` (``duckdb:///:memory:`` for throwaway stores),
-``clickhouse://...``, ``chdb:///PATH``.
+``clickhouse://...``, ``chdb:///PATH``, ``postgresql://...?schema=NAME``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ EVENT_BACKENDS = {
     "duckdb": ("meterd.storage.duckdb.store", "DuckDBEventStore", "duckdb"),
     "clickhouse": ("meterd.storage.clickhouse", "ClickHouseEventStore", "clickhouse"),
     "chdb": ("meterd.storage.clickhouse", "ClickHouseEventStore", "clickhouse"),
+    "postgresql": ("meterd.storage.postgres_events", "PostgresEventStore", "postgres"),
+    "postgresql+psycopg": ("meterd.storage.postgres_events", "PostgresEventStore", "postgres"),
 }
 
 
