@@ -63,12 +63,31 @@ class Container:
             self._closers.pop()()
 
 
-def open_state(settings: Settings) -> Any:
-    """The state store alone, for commands that need no event store."""
+def open_state(settings: Settings, *, migrate: bool = False) -> Any:
+    """The state store alone, for commands that need no event store.
+
+    SQLite migrates itself on open. A shared PostgreSQL database must have
+    been migrated with ``meterd migrate`` (``migrate=True``) beforehand.
+    """
     url = settings.state_url()
     if scheme_of(url) == "sqlite":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    elif not migrate and scheme_of(url).startswith("postgresql"):
+        from meterd.storage.schema_status import require_migrated_state
+
+        require_migrated_state(url)
     return resolve("state", url)(url)
+
+
+def migrate_stores(settings: Settings) -> list[str]:
+    """Bring every store's schema up to date; returns what was migrated."""
+    open_state(settings, migrate=True).close()
+    done = [f"state store ({scheme_of(settings.state_url())})"]
+    url = settings.event_url()
+    if scheme_of(url).startswith("postgresql"):
+        resolve("events", url)(url, SystemClock(), migrate=True).close()
+        done.append("event store (postgresql)")
+    return done
 
 
 def open_event_store(settings: Settings, clock: Clock) -> Any:

@@ -139,12 +139,20 @@ def worker(
 
 
 @app.command()
-def migrate(data_dir: Path | None = DataDir, database_url: str | None = DatabaseUrl) -> None:
-    """Bring the state store schema up to date (serve does this too)."""
-    from meterd.bootstrap import open_state
+def migrate(
+    data_dir: Path | None = DataDir,
+    database_url: str | None = DatabaseUrl,
+    events_url: str | None = EventsUrl,
+) -> None:
+    """Bring the store schemas up to date.
 
-    open_state(_settings(data_dir, database_url, None)).close()
-    err.print("state store is up to date")
+    The embedded stores migrate themselves when serve starts; PostgreSQL
+    stores are shared, so serve refuses to start until this has run.
+    """
+    from meterd.bootstrap import migrate_stores
+
+    for name in migrate_stores(_settings(data_dir, database_url, events_url)):
+        err.print(f"{name} is up to date")
 
 
 @keys_app.command("create")
