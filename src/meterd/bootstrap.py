@@ -26,11 +26,13 @@ from meterd.domain.notifications import (
     RetryPolicy,
 )
 from meterd.domain.portal import PortalService
+from meterd.domain.subscriptions import SubscriptionService
 from meterd.settings import Settings
 from meterd.storage import duckdb_path, resolve, scheme_of
 from meterd.storage.groupcommit import GroupCommitStore
 from meterd.workers.balances import EntitlementBalances, FeatureRefs, ResetAnnouncer
 from meterd.workers.notifications import NotificationWorker
+from meterd.workers.subscription_sync import SubscriptionSweep
 from meterd.workers.webhooks import WebhookSender
 
 
@@ -50,6 +52,7 @@ class Container:
     entitlements: EntitlementService
     plans: PlanService
     addons: AddonService
+    subscriptions: SubscriptionService
     idempotency: IdempotencyService
     _closers: list[Any] = field(default_factory=list)
     # Started and stopped with the served app (see meterd.workers.lifespan).
@@ -159,9 +162,18 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         entitlements=entitlements,
         plans=plans,
         addons=AddonService(state, state, plans, clock),
+        subscriptions=SubscriptionService(
+            store=state,
+            plans=state,
+            addons=state,
+            features=state,
+            entitlements=entitlements,
+            clock=clock,
+        ),
         idempotency=IdempotencyService(state, clock),
         announce_reset=ResetAnnouncer(balances, notifications),
     )
+    container.background.append(SubscriptionSweep(container.subscriptions))
     container._closers.extend([state.close, grouped.close])
     if worker is not None:
         container.background.append(worker)

@@ -25,6 +25,7 @@ from meterd.api.v1 import (
     plans,
     portal,
     schemas,
+    subscriptions,
 )
 
 Scope = MutableMapping[str, Any]
@@ -129,7 +130,7 @@ def create_app(container: ContainerLike) -> FastAPI:
     app.include_router(events.router)
     app.include_router(meters.router)
     app.include_router(customers.router)
-    for context in (features, entitlements, notifications, portal, plans, addons):
+    for context in (features, entitlements, notifications, portal, plans, addons, subscriptions):
         app.include_router(context.router)
 
     def openapi() -> dict[str, Any]:

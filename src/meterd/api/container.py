@@ -16,6 +16,7 @@ from meterd.domain.idempotency import IdempotencyService
 from meterd.domain.meters import MeterService
 from meterd.domain.notifications import NotificationService
 from meterd.domain.portal import PortalService
+from meterd.domain.subscriptions import SubscriptionService
 from meterd.settings import Settings
 
 
@@ -32,6 +33,7 @@ class ContainerLike(Protocol):
     entitlements: EntitlementService
     plans: PlanService
     addons: AddonService
+    subscriptions: SubscriptionService
     idempotency: IdempotencyService
 
     def announce_reset(self, namespace: str, entitlement_id: str) -> None:

@@ -15,6 +15,7 @@ from meterd.storage.sql.plans import PlanQueries
 from meterd.storage.sql.portal import PortalQueries
 from meterd.storage.sql.snapshots import SnapshotQueries
 from meterd.storage.sql.subjects import SubjectQueries
+from meterd.storage.sql.subscriptions import SubscriptionQueries
 
 
 class SqlStateStore(
@@ -31,6 +32,7 @@ class SqlStateStore(
     PlanQueries,
     AddonQueries,
     IdempotencyQueries,
+    SubscriptionQueries,
 ):
     """MeterStore, CustomerStore, SubjectStore and ApiKeyStore over SQLAlchemy Core.
 

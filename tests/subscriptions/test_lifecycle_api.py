@@ -1,0 +1,77 @@
+"""Subscription routes in-process: create, read, list, cancel and their entitlements."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from meterd.core.clock import FrozenClock
+from tests.subscriptions.support import ANCHOR, Api, plan_body
+
+
+def test_create_lays_out_phases_and_grants_the_first_phase(api: Api) -> None:
+    api.publish(plan_body("pro"))
+    body = {"customerKey": "acme", "plan": {"key": "pro"}, "billingAnchor": ANCHOR.isoformat()}
+    sub = api.ok("POST", "/api/v1/subscriptions", body, 201)
+    assert sub["status"] == "active"
+    assert sub["activeFrom"] == "2024-06-10T12:00:00Z"
+    assert sub["billingAnchor"] == "2024-06-01T00:00:00Z"
+    assert sub["plan"]["version"] == 1
+    got = api.ok("GET", f"/api/v1/subscriptions/{sub['id']}")
+    assert [(p["key"], p["activeFrom"], p.get("activeTo")) for p in got["phases"]] == [
+        ("trial", "2024-06-10T12:00:00Z", "2024-07-10T12:00:00Z"),
+        ("default", "2024-07-10T12:00:00Z", None),
+    ]
+    assert got["alignment"]["currentAlignedBillingPeriod"] == {
+        "from": "2024-06-01T00:00:00Z",
+        "to": "2024-07-01T00:00:00Z",
+    }
+    assert [i["key"] for i in got["phases"][1]["items"]] == ["base", "tokens", "limits"]
+    assert got["phases"][1]["items"][1]["price"] == {"type": "unit", "amount": "0.01"}
+    assert set(api.access("acme")) == {"sso"}
+
+
+def test_the_next_phase_swaps_entitlements_when_it_starts(api: Api, clock: FrozenClock) -> None:
+    api.publish(plan_body("pro"))
+    sub = api.ok(
+        "POST", "/api/v1/subscriptions", {"customerKey": "acme", "plan": {"key": "pro"}}, 201
+    )
+    clock.advance(timedelta(days=31))
+    assert api.c.subscriptions.sync_due() == 1
+    access = api.access("acme")
+    assert set(access) == {"tokens", "limits"}
+    assert access["tokens"]["balance"] == 1000
+    assert access["limits"]["config"] == '{"seats": 5}'
+    listed = api.ok("GET", "/api/v1/customers/acme/subscriptions")
+    assert (listed["totalCount"], listed["items"][0]["id"]) == (1, sub["id"])
+
+
+def test_one_subscription_per_customer(api: Api) -> None:
+    api.publish(plan_body("pro"))
+    body = {"customerKey": "acme", "plan": {"key": "pro"}}
+    api.ok("POST", "/api/v1/subscriptions", body, 201)
+    assert api("POST", "/api/v1/subscriptions", body).status_code == 409
+
+
+def test_cancel_now_removes_entitlements_and_later_keeps_them(api: Api, clock: FrozenClock) -> None:
+    api.publish(plan_body("pro", trial=False))
+    body = {"customerKey": "acme", "plan": {"key": "pro"}, "billingAnchor": ANCHOR.isoformat()}
+    sub = api.ok("POST", "/api/v1/subscriptions", body, 201)
+    assert set(api.access("acme")) == {"tokens", "limits"}
+    path = f"/api/v1/subscriptions/{sub['id']}"
+    ended = api.ok("POST", path + "/cancel", {"timing": "next_billing_cycle"})
+    assert (ended["status"], ended["activeTo"]) == ("canceled", "2024-07-01T00:00:00Z")
+    assert set(api.access("acme")) == {"tokens", "limits"}
+    resumed = api.ok("POST", path + "/unschedule-cancelation")
+    assert (resumed["status"], resumed.get("activeTo")) == ("active", None)
+    r = api("POST", path + "/cancel", {"timing": "2024-06-20T00:00:00Z"})
+    assert (
+        r.status_code == 400 and r.json()["extensions"]["validationErrors"][0]["field"] == "timing"
+    )
+    now = api.ok("POST", path + "/cancel", {"timing": "immediate"})
+    assert now["status"] == "inactive"
+    assert api.access("acme") == {}
+    clock.advance(timedelta(minutes=5))
+    assert api("POST", path + "/cancel", {}).status_code == 409
+    inactive = api.ok("GET", "/api/v1/customers/acme/subscriptions?status=inactive")
+    assert inactive["totalCount"] == 1
+    assert api.ok("GET", "/api/v1/customers/acme/subscriptions?status=active")["totalCount"] == 0
