@@ -30,7 +30,7 @@ from meterd.domain.meters.filters import parse_meter_filter
 from meterd.domain.meters.models import Aggregation, Meter, MeterQuery
 from meterd.domain.meters.ports import UsageReader
 
-EVENT_BACKENDS = ["duckdb"]
+EVENT_BACKENDS = ["duckdb", "chdb"]
 # PostgreSQL joins when METERD_TEST_POSTGRES_URL points at a database the tests
 # may write to; each test directory gets a schema of its own there.
 PG_ENV = "METERD_TEST_POSTGRES_URL"
@@ -64,6 +64,14 @@ def open_backend(
         schema = "t_" + hashlib.sha256(str(path).encode()).hexdigest()[:20]
         return PostgresEventStore(
             os.environ[PG_ENV], clock, dedupe_window=dedupe_window, schema=schema, migrate=True
+        )
+    if backend == "chdb":
+        from meterd.storage.clickhouse import ClickHouseEventStore
+
+        # chdb serves one directory per process: every store a test opens
+        # shares its directory, and the previous test's stores are closed.
+        return ClickHouseEventStore(
+            f"chdb://{path.resolve() / 'events.chdb'}", clock, dedupe_window=dedupe_window
         )
     raise AssertionError(f"no conformance setup for backend {backend}")
 

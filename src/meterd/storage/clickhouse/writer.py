@@ -1,0 +1,177 @@
+"""Appending to the ClickHouse event store: exact deduplication, then batched inserts.
+
+One writer per store (serialised by a lock; the group-commit thread in a
+server) appends. Before inserting, every incoming (namespace, source, id) is
+checked against the claims in ``event_keys``: with chdb the store is the
+only writer, so an in-memory fingerprint index proves most keys new without a
+query, and only its hits are confirmed in the table; against a server that
+other processes write to, every key is looked up. Rows then go in as inserts
+of at most ``insert_rows`` rows, events before their claims: a crash between
+the two leaves an event without a claim, whose retry stores an identical copy
+that ``FINAL`` reads as one (``docs/clickhouse.md``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import timedelta
+from itertools import chain
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from meterd.core.clock import Clock
+from meterd.core.errors import UnavailableError
+from meterd.domain.events.models import EventBatch
+from meterd.storage.clickhouse.connection import Driver
+from meterd.storage.clickhouse.schema import events_table, keys_table
+from meterd.storage.clickhouse.sql import Binder, epoch_us
+from meterd.storage.duckdb.fingerprints import U64, FingerprintIndex
+
+Key = tuple[str, str, str]
+
+
+def fingerprint(namespace: str, source: str, id_: str) -> int:
+    """Low 64 bits of BLAKE2b over the dedupe key: stable across versions and platforms."""
+    digest = hashlib.blake2b(f"{namespace}\0{source}\0{id_}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _keys(batches: list[EventBatch]) -> list[Key]:
+    return list(
+        chain.from_iterable(
+            zip([b.namespace] * len(b), b.sources, b.ids, strict=True) for b in batches
+        )
+    )
+
+
+class EventWriter:
+    def __init__(
+        self, driver: Driver, clock: Clock, window: timedelta | None, insert_rows: int
+    ) -> None:
+        self._driver = driver
+        self._db = driver.database
+        self._clock = clock
+        self._window = window
+        self._insert_rows = insert_rows
+        self.lock = threading.Lock()
+        self.closed = False
+        self._index: FingerprintIndex | None = (
+            None if driver.shared else FingerprintIndex(self._load_index())
+        )
+
+    def append(self, batches: list[EventBatch]) -> list[int]:
+        # Callers (group commit) match results to batches by position, so
+        # empty batches are skipped for the insert but keep their slot.
+        nonempty = [i for i, b in enumerate(batches) if len(b)]
+        out = [0] * len(batches)
+        if nonempty:
+            counts = self._append([batches[i] for i in nonempty])
+            for i, c in zip(nonempty, counts, strict=True):
+                out[i] = c
+        return out
+
+    def _append(self, batches: list[EventBatch]) -> list[int]:
+        with self.lock:
+            if self.closed:
+                raise UnavailableError("event store is closed")
+            stored_at = self._clock.now()
+            keys = _keys(batches)
+            fps: U64 = np.fromiter((fingerprint(*k) for k in keys), np.uint64, len(keys))
+            keep = self._first_sightings(keys, fps)
+            if keep.any():
+                gen = 0
+                if self._window is not None:
+                    gen = int(epoch_us(stored_at) // (self._window // timedelta(microseconds=1)))
+                rows = events_table(batches, stored_at, pa.array(fps, pa.uint64()), gen)
+                if not keep.all():
+                    rows = rows.filter(pa.array(keep, pa.bool_()))
+                for start in range(0, rows.num_rows, self._insert_rows):
+                    chunk = rows.slice(start, self._insert_rows)
+                    self._driver.insert("events", chunk)
+                    self._driver.insert("event_keys", keys_table(chunk))
+                    # Only stored events enter the index, so a failed insert
+                    # never makes the client's retry look like a duplicate.
+                    if self._index is not None:
+                        self._index.add(np.asarray(chunk.column("f").to_numpy(), np.uint64))
+        starts = np.cumsum([0, *(len(b) for b in batches[:-1])])
+        return [int(c) for c in np.add.reduceat(keep.astype(np.int64), starts)]
+
+    def _first_sightings(self, keys: list[Key], fps: U64) -> npt.NDArray[np.bool_]:
+        """Rows whose key is neither claimed nor earlier in this append."""
+        keep = np.ones(fps.size, np.bool_)
+        uniq, counts = np.unique(fps, return_counts=True)
+        repeated = np.flatnonzero(np.isin(fps, uniq[counts > 1]))
+        if self._index is None:
+            suspects = np.arange(fps.size)
+        else:
+            suspects = np.flatnonzero(self._index.maybe_contains(fps))
+        if repeated.size == 0 and suspects.size == 0:
+            return keep
+        stored = self._claimed(np.unique(fps[suspects]))
+        seen: set[Key] = set()
+        for i in np.union1d(repeated, suspects).tolist():
+            key = keys[i]
+            if key in stored or key in seen:
+                keep[i] = False
+            seen.add(key)
+        return keep
+
+    def _claimed(self, fingerprints: U64) -> set[Key]:
+        if fingerprints.size == 0:
+            return set()
+        bind = Binder()
+        sql = (
+            f"SELECT namespace, source, id FROM {self._db}.event_keys "
+            f"WHERE f IN {bind([int(f) for f in fingerprints], 'Array(UInt64)')}"
+        )
+        if self._window is not None:
+            sql += f" AND stored_at >= {bind.instant(self._clock.now() - self._window)}"
+        table = self._driver.arrow(sql, bind.params)
+        cols = [table.column(c).to_pylist() for c in ("namespace", "source", "id")]
+        return set(zip(*cols, strict=True))
+
+    # -- the fingerprint index ---------------------------------------------
+
+    def _load_index(self) -> U64:
+        bind = Binder()
+        sql = f"SELECT f FROM {self._db}.event_keys"
+        if self._window is not None:
+            sql += f" WHERE stored_at >= {bind.instant(self._clock.now() - self._window)}"
+        column = self._driver.arrow(sql, bind.params).column("f")
+        return np.asarray(column.to_numpy(), np.uint64)
+
+    def forget_expired(self) -> int:
+        """Drop claims older than the window; returns how many the index forgot."""
+        if self._window is None:
+            return 0
+        with self.lock:
+            self._drop_old_months()
+            if self._index is None:
+                return 0
+            before = len(self._index)
+            self._index = FingerprintIndex(self._load_index())
+            return before - len(self._index)
+
+    def _drop_old_months(self) -> None:
+        # Claims are partitioned by month of storing: a month whose newest
+        # claim is past the window goes whole, without rewriting any part.
+        assert self._window is not None
+        bind = Binder()
+        cutoff = bind.instant(self._clock.now() - self._window)
+        old = self._driver.arrow(
+            f"SELECT _partition_id AS p FROM {self._db}.event_keys "
+            f"GROUP BY p HAVING max(stored_at) < {cutoff}",
+            bind.params,
+        )
+        table, on = "event_keys", ""
+        if self._driver.cluster is not None:
+            table, on = "event_keys_local", f" ON CLUSTER {self._driver.cluster}"
+        for pid in old.column("p").to_pylist():
+            # Partition ids are ClickHouse's own YYYYMM digits, never user text.
+            if str(pid).isalnum():
+                self._driver.command(
+                    f"ALTER TABLE {self._db}.{table}{on} DROP PARTITION ID '{pid}'"
+                )
