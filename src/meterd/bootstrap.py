@@ -11,6 +11,7 @@ from meterd.core.clock import Clock, SystemClock
 from meterd.domain.auth import AuthService
 from meterd.domain.catalog.addons import AddonService
 from meterd.domain.catalog.plans import PlanService
+from meterd.domain.compat import AccessTokens, EventCorrections, ExternalIds
 from meterd.domain.customers import CustomerService
 from meterd.domain.entitlements import EntitlementService
 from meterd.domain.events import EventService, EventStore
@@ -52,6 +53,9 @@ class Container:
     entitlements: EntitlementService
     plans: PlanService
     addons: AddonService
+    external_ids: ExternalIds
+    access_tokens: AccessTokens
+    corrections: EventCorrections
     subscriptions: SubscriptionService
     idempotency: IdempotencyService
     _closers: list[Any] = field(default_factory=list)
@@ -143,10 +147,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         features=FeatureRefs(features),
     )
     plans = PlanService(state, state, clock)
+    auth = AuthService(state, clock, cache_seconds=settings.key_cache_seconds)
     container = Container(
         settings=settings,
         clock=clock,
-        auth=AuthService(state, clock, cache_seconds=settings.key_cache_seconds),
+        auth=auth,
         meters=meters,
         customers=customers,
         events=EventService(grouped, clock, queue=grouped),
@@ -172,6 +177,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         ),
         idempotency=IdempotencyService(state, clock),
         announce_reset=ResetAnnouncer(balances, notifications),
+        external_ids=ExternalIds(state, clock),
+        access_tokens=AccessTokens(auth, state, clock),
+        corrections=EventCorrections(grouped, customers, entitlements, state),
     )
     container.background.append(SubscriptionSweep(container.subscriptions))
     container._closers.extend([state.close, grouped.close])

@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from meterd import __version__
 from meterd.api import errors, fast_ingest, idempotency
+from meterd.api.compat.routes import ROUTERS as COMPAT_ROUTERS
 from meterd.api.container import ContainerLike
 from meterd.api.params import SLASH
 from meterd.api.v1 import (
@@ -132,6 +133,8 @@ def create_app(container: ContainerLike) -> FastAPI:
     app.include_router(customers.router)
     for context in (features, entitlements, notifications, portal, plans, addons, subscriptions):
         app.include_router(context.router)
+    for router in COMPAT_ROUTERS:
+        app.include_router(router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

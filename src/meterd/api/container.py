@@ -8,6 +8,7 @@ from meterd.core.clock import Clock
 from meterd.domain.auth import AuthService
 from meterd.domain.catalog.addons import AddonService
 from meterd.domain.catalog.plans import PlanService
+from meterd.domain.compat import AccessTokens, EventCorrections, ExternalIds
 from meterd.domain.customers import CustomerService
 from meterd.domain.entitlements import EntitlementService
 from meterd.domain.events import EventService
@@ -33,6 +34,9 @@ class ContainerLike(Protocol):
     entitlements: EntitlementService
     plans: PlanService
     addons: AddonService
+    external_ids: ExternalIds
+    access_tokens: AccessTokens
+    corrections: EventCorrections
     subscriptions: SubscriptionService
     idempotency: IdempotencyService
 

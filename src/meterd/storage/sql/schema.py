@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import meterd.storage.sql.subscriptions_tables
 import meterd.storage.sql.tables_catalog
+import meterd.storage.sql.tables_compat
 import meterd.storage.sql.tables_entitlements
 import meterd.storage.sql.tables_idempotency
 import meterd.storage.sql.tables_notifications

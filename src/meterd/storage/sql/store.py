@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from meterd.storage.sql.addons import AddonQueries
+from meterd.storage.sql.compat import CompatIdQueries
 from meterd.storage.sql.customers import CustomerQueries
 from meterd.storage.sql.entitlements import EntitlementQueries
 from meterd.storage.sql.features import FeatureQueries
@@ -31,6 +32,7 @@ class SqlStateStore(
     SnapshotQueries,
     PlanQueries,
     AddonQueries,
+    CompatIdQueries,
     IdempotencyQueries,
     SubscriptionQueries,
 ):
