@@ -1,0 +1,131 @@
+"""The event queue's pure parts, shared by the thread and asyncio consumers:
+records, batch encoding and what to do with each answer.
+
+A record is stamped with its ``id`` and time when it is enqueued, so a batch
+that is sent twice (a retry, a replay from the spool) is counted once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import os
+import time as _time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from meterd_client._retry import retryable_status
+from meterd_client._wire import body_time
+
+
+class Record(NamedTuple):
+    id: str
+    time: float | str  # epoch seconds at enqueue, or RFC 3339 when replayed
+    type: str
+    subject: str
+    data: Any
+    source: str
+    segment: int  # spool segment holding the record; -1 without a spool
+
+
+DropHandler = Callable[[list[Record], BaseException | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    flush_at: int = 1000
+    flush_interval: float = 0.5
+    max_batch_bytes: int = 4 * 1024 * 1024
+    max_queue_size: int = 100_000
+    gzip_level: int = 1
+    source: str = "meterd-client"
+
+
+class Stamper:
+    """Event ids: a random per-process prefix and a counter; a forked child
+    must call ``reseed`` so it never repeats its parent's ids."""
+
+    def __init__(self) -> None:
+        self.reseed()
+
+    def reseed(self) -> None:
+        self.prefix = os.urandom(8).hex() + "-"
+        self.counter = itertools.count(1)
+
+    def next_id(self) -> str:
+        return self.prefix + str(next(self.counter))
+
+
+_second = -1
+_second_text = ""
+
+
+def format_time(value: float | str | datetime) -> str:
+    global _second, _second_text
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return body_time(value)
+    second = int(value)
+    if second != _second:
+        _second_text = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(second))
+        _second = second
+    return f"{_second_text}.{int((value - second) * 1_000_000):06d}Z"
+
+
+def to_event(r: Record) -> dict[str, Any]:
+    event = {
+        "specversion": "1.0",
+        "id": r.id,
+        "source": r.source,
+        "type": r.type,
+        "subject": r.subject,
+        "time": format_time(r.time),
+    }
+    if r.data is not None:
+        event["data"] = r.data
+    return event
+
+
+def from_event(event: Mapping[str, Any], segment: int) -> Record:
+    return Record(
+        str(event["id"]),
+        str(event.get("time") or datetime.now(UTC).isoformat()),
+        str(event["type"]),
+        str(event["subject"]),
+        event.get("data"),
+        str(event.get("source") or "meterd-client"),
+        segment,
+    )
+
+
+def encode_raw(records: Iterable[Record]) -> bytes:
+    return json.dumps([to_event(r) for r in records], separators=(",", ":"), default=str).encode()
+
+
+def take(queue: deque[Record], limit: int) -> list[Record]:
+    """Up to ``limit`` records from the front of ``queue``."""
+    n = min(limit, len(queue))
+    pop = queue.popleft
+    return [pop() for _ in range(n)]
+
+
+def split(records: list[Record], max_bytes: int, level: int) -> list[tuple[list[Record], bytes]]:
+    """Bodies no larger than ``max_bytes`` (uncompressed JSON is the bound
+    the server applies after inflating), halving a batch until it fits."""
+    raw = encode_raw(records)
+    if len(raw) <= max_bytes or len(records) == 1:
+        return [(records, gzip.compress(raw, compresslevel=level, mtime=0))]
+    half = len(records) // 2
+    return split(records[:half], max_bytes, level) + split(records[half:], max_bytes, level)
+
+
+def verdict(status: int) -> str:
+    """``sent``, ``retry`` or ``drop`` for a batch answered with ``status``."""
+    if status < 300:
+        return "sent"
+    return "retry" if retryable_status(status) else "drop"

@@ -1,0 +1,44 @@
+"""Settings both clients take, resolved the same way."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from meterd_client._base import DEFAULT_BASE_URL, Config
+from meterd_client._batching import QueueSettings
+from meterd_client._retry import RetryPolicy
+
+
+def make_config(
+    api_key: str | None,
+    base_url: str | None,
+    timeout: float,
+    max_retries: int,
+    headers: Mapping[str, str] | None,
+) -> Config:
+    return Config(
+        api_key=api_key if api_key is not None else os.environ.get("METERD_API_KEY"),
+        base_url=base_url or os.environ.get("METERD_BASE_URL") or DEFAULT_BASE_URL,
+        timeout=timeout,
+        retry=RetryPolicy(max_retries=max_retries),
+        headers=dict(headers or {}),
+    )
+
+
+def make_queue_settings(
+    flush_at: int,
+    flush_interval: float,
+    max_batch_bytes: int,
+    max_queue_size: int,
+    source: str,
+) -> QueueSettings:
+    if flush_at < 1 or flush_interval <= 0 or max_batch_bytes < 1 or max_queue_size < 1:
+        raise ValueError("flush_at, flush_interval, max_batch_bytes and max_queue_size must be > 0")
+    return QueueSettings(
+        flush_at=flush_at,
+        flush_interval=flush_interval,
+        max_batch_bytes=max_batch_bytes,
+        max_queue_size=max_queue_size,
+        source=source,
+    )
