@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -63,6 +65,8 @@ class Container:
     background: list[Any] = field(default_factory=list)
     # Announces a committed entitlement reset to ``entitlements.reset`` rules.
     announce_reset: Callable[[str, str], None] = field(default=lambda _ns, _id: None)
+    # Signs web console sessions (meterd.web).
+    console_secret: bytes = b""
 
     def close(self) -> None:
         """Commit what is queued, then release the stores (idempotent)."""
@@ -183,6 +187,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     )
     container.background.append(SubscriptionSweep(container.subscriptions))
     container._closers.extend([state.close, grouped.close])
+    container.console_secret = console_secret(settings)
     if worker is not None:
         container.background.append(worker)
     return container
@@ -248,3 +253,26 @@ def build_worker(settings: Settings, clock: Clock | None = None) -> tuple[Notifi
         raise
     assert worker is not None
     return worker, state
+
+
+def console_secret(settings: Settings) -> bytes:
+    """The key that signs console sessions, kept in the data directory.
+
+    Kept on disk so sessions outlive a restart; servers behind one load
+    balancer share it by sharing the file.
+    """
+    path = settings.data_dir / "console.secret"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another process created it first: use theirs.
+        return bytes.fromhex(path.read_text().strip())
+    secret = secrets.token_bytes(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret.hex())
+    return secret

@@ -28,6 +28,7 @@ from meterd.api.v1 import (
     schemas,
     subscriptions,
 )
+from meterd.web import install as install_web
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -135,6 +136,8 @@ def create_app(container: ContainerLike) -> FastAPI:
         app.include_router(context.router)
     for router in COMPAT_ROUTERS:
         app.include_router(router)
+
+    install_web(app, container.console_secret)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

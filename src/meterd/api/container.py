@@ -39,6 +39,8 @@ class ContainerLike(Protocol):
     corrections: EventCorrections
     subscriptions: SubscriptionService
     idempotency: IdempotencyService
+    console_secret: bytes
+
 
     def announce_reset(self, namespace: str, entitlement_id: str) -> None:
         """Tell ``entitlements.reset`` rules about a committed reset."""

@@ -1,0 +1,213 @@
+"""Console and portal pages in-process: sign-in, sessions, CSRF, scopes, and what pages show."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from meterd.api.app import create_app, wrap
+from meterd.bootstrap import Container, build
+from meterd.core.clock import FrozenClock
+from meterd.settings import Settings
+from tests.web.seed import Seeded, seed
+
+NOW = datetime(2024, 6, 10, 12, 30, tzinfo=UTC)
+
+
+class Browser:
+    """A cookie-keeping client of the in-process app, as a browser would be."""
+
+    def __init__(self, c: Container) -> None:
+        self.app = wrap(create_app(c))
+        self.jar = httpx.Cookies()
+
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://meterd") as cl:
+                cl.cookies = self.jar
+                r = await cl.request(method, path, **kw)
+                self.jar = cl.cookies
+                return r
+
+        return asyncio.run(go())
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, data: dict[str, str]) -> httpx.Response:
+        return self.request("POST", path, data=data)
+
+    def sign_in(self, key: str) -> httpx.Response:
+        form = self.get("/console/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf is not None
+        return self.post("/console/login", {"csrf": csrf.group(1), "key": key, "next": "/console/"})
+
+    def csrf(self, html: str) -> str:
+        found = re.search(r'name="csrf" value="([^"]+)"', html)
+        assert found is not None
+        return found.group(1)
+
+
+@pytest.fixture
+def container(tmp_path: Path) -> Iterator[Container]:
+    c = build(Settings(data_dir=tmp_path / "data", worker=False), FrozenClock(NOW))
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def seeded(container: Container) -> Seeded:
+    admin = container.auth.create_key("ns", "seed", "admin")[1]
+    api = Browser(container)
+
+    def post(path: str, body: Any) -> Any:
+        r = api.request("POST", path, json=body, headers={"Authorization": f"Bearer {admin}"})
+        assert r.status_code in (200, 201, 204), (path, r.text)
+        return r.json() if r.content else None
+
+    return seed(post, NOW)
+
+
+def test_pages_need_a_session_and_sign_in_refuses_bad_keys(container: Container) -> None:
+    b = Browser(container)
+    r = b.get("/console/customers?q=x")
+    assert r.status_code == 303
+    assert r.headers["location"] == "/console/login?next=%2Fconsole%2Fcustomers%3Fq%3Dx"
+    assert b.sign_in("mtd_nope").status_code == 401
+    ingest = container.auth.create_key("ns", "i", "ingest")[1]
+    assert b.sign_in(ingest).status_code == 403
+    # The sign-in form's own CSRF token must come back with it.
+    assert b.post("/console/login", {"csrf": "forged", "key": ingest}).status_code == 403
+
+
+def test_session_cookie_is_http_only_lax_and_ends_with_its_key(container: Container) -> None:
+    key, secret = container.auth.create_key("ns", "r", "read")
+    b = Browser(container)
+    r = b.sign_in(secret)
+    assert (r.status_code, r.headers["location"]) == (303, "/console/")
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/console" in cookie
+    assert secret not in cookie
+    assert b.get("/console/").status_code == 200
+    # A tampered cookie is no session.
+    (session,) = [ck for ck in b.jar.jar if ck.name == "meterd_console"]
+    session.value = (session.value or "")[:-2] + "xx"
+    assert b.get("/console/").status_code == 303
+    b.sign_in(secret)
+    container.auth.revoke(key.id)
+    assert b.get("/console/").status_code == 303
+
+
+def test_forms_need_the_csrf_token_and_a_read_key_changes_nothing(container: Container) -> None:
+    admin = container.auth.create_key("ns", "a", "admin")[1]
+    b = Browser(container)
+    b.sign_in(admin)
+    page = b.get("/console/keys").text
+    assert b.post("/console/keys", {"name": "x", "scope": "read"}).status_code == 403
+    assert (
+        b.post("/console/keys", {"csrf": "nope", "name": "x", "scope": "read"}).status_code == 403
+    )
+    r = b.post("/console/keys", {"csrf": b.csrf(page), "name": "ci", "scope": "ingest"})
+    assert r.status_code == 200
+    secret = re.search(r'data-testid="new-secret">([^<]+)<', r.text)
+    assert secret is not None
+    created = container.auth.authenticate(secret.group(1))
+    assert (created.namespace, created.scope.value) == ("ns", "ingest")
+    r = b.post(f"/console/keys/{created.key_id}/revoke", {"csrf": b.csrf(page)})
+    assert r.status_code == 303
+    assert not next(k for k in container.auth.list_keys("ns") if k.id == created.key_id).active
+    # Another namespace's key cannot be revoked from here.
+    _, foreign = container.auth.create_key("other", "o", "admin")
+    foreign_id = container.auth.authenticate(foreign).key_id
+    assert b.post(f"/console/keys/{foreign_id}/revoke", {"csrf": b.csrf(page)}).status_code == 404
+
+    reader = Browser(container)
+    reader.sign_in(container.auth.create_key("ns", "r", "read")[1])
+    page = reader.get("/console/keys").text
+    assert "Create a key" not in page
+    r = reader.post("/console/keys", {"csrf": reader.csrf(page), "name": "x", "scope": "admin"})
+    assert r.status_code == 403
+
+
+def test_pages_show_the_namespace(container: Container, seeded: Seeded) -> None:
+    b = Browser(container)
+    b.sign_in(container.auth.create_key("ns", "r", "read")[1])
+    overview = b.get("/console/").text
+    assert "Acme Corp" in overview and "Globex" in overview
+    assert re.search(r'data-testid="events-total">5<', overview)
+    found = b.get("/console/customers?q=acme").text
+    assert f"/console/customers/{seeded.acme_id}" in found
+    assert f"/console/customers/{seeded.globex_id}" not in found
+    page = b.get(f"/console/customers/{seeded.acme_id}?range=24h").text
+    assert re.search(r'data-testid="total-tokens">400<', page)
+    assert re.search(r'data-testid="total-prompts">3<', page)
+    assert 'data-testid="entitlement-tokens"' in page
+    assert "<svg" in page
+    month = b.get(f"/console/customers/{seeded.acme_id}?range=30d").text
+    assert re.search(r'data-testid="total-tokens">401<', month)
+    assert b.get(f"/console/customers/{seeded.acme_id}?range=never").status_code == 400
+    plan = b.get("/console/plans").text
+    assert "Pro" in plan
+    plan_id = re.search(r'href="/console/plans/([^"]+)"', plan)
+    assert plan_id is not None
+    detail = b.get(f"/console/plans/{plan_id.group(1)}").text
+    assert "Graduated tiers" in detail and "0.005" in detail and "∞" in detail
+    for path in (
+        "/console/meters",
+        "/console/events",
+        "/console/addons",
+        "/console/notifications",
+        "/console/events/rows?meter=tokens",
+        "/console/stats",
+    ):
+        assert b.get(path).status_code == 200, path
+
+
+def test_meter_query_and_csv(container: Container, seeded: Seeded) -> None:
+    b = Browser(container)
+    b.sign_in(container.auth.create_key("ns", "r", "read")[1])
+    r = b.get("/console/meters/tokens?range=24h&window=NONE&group_by=model")
+    assert r.status_code == 200
+    assert re.search(r'data-testid="result-count">2 rows<', r.text)
+    csv = b.get("/console/meters/tokens?range=24h&window=NONE&group_by=subject&format=csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = sorted(csv.text.strip().splitlines()[1:])
+    assert [line.split(",")[2:] for line in lines] == [
+        ["acme", "350"],
+        ["acme-batch", "50"],
+        ["globex", "7000"],
+    ]
+    filtered = b.get("/console/meters/tokens?range=24h&window=HOUR&filter_model=large&format=csv")
+    values = [line.split(",")[-1] for line in filtered.text.strip().splitlines()[1:]]
+    assert sorted(values) == ["250", "7000"]
+    bad = b.get("/console/meters/tokens?range=24h&group_by=colour")
+    assert bad.status_code == 400 and "groupBy[0]" in bad.text
+
+
+def test_portal_shows_only_its_subject(container: Container, seeded: Seeded) -> None:
+    issued = container.portal.create("ns", _portal_input("acme"))
+    b = Browser(container)
+    page = b.get(f"/portal/?token={issued.jwt}&range=24h")
+    assert page.status_code == 200
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert re.search(r'data-testid="total-tokens">350<', page.text)
+    assert "7,000" not in page.text and "globex" not in page.text.lower()
+    assert b.get("/portal/?token=nope").status_code == 401
+    assert b.get("/portal/").status_code == 401
+
+
+def _portal_input(subject: str) -> Any:
+    from meterd.domain.portal import CreatePortalTokenInput
+
+    return CreatePortalTokenInput(subject=subject)
