@@ -53,7 +53,7 @@ def test_serve_ingests_queries_and_dedupes_on_chdb(tmp_path: Path) -> None:
         events_url,
         env={**Server(tmp_path / "data").env(), **env},
     )
-    assert "state store" in migrated.stderr
+    assert "event store (chdb) is up to date" in migrated.stderr
     server = Server(tmp_path / "data", extra_env=env).start()
     try:
         key = server.create_key()
