@@ -30,6 +30,8 @@ from meterd.domain.notifications import (
 )
 from meterd.domain.portal import PortalService
 from meterd.domain.subscriptions import SubscriptionService
+from meterd.observability.readiness import Readiness, event_probe, state_probe
+from meterd.observability.timing import CountedSender, TimedUsage
 from meterd.settings import Settings
 from meterd.storage import duckdb_path, resolve, scheme_of
 from meterd.storage.groupcommit import GroupCommitStore
@@ -61,6 +63,8 @@ class Container:
     subscriptions: SubscriptionService
     idempotency: IdempotencyService
     _closers: list[Any] = field(default_factory=list)
+    # Probes behind /readyz.
+    readiness: Readiness = field(default_factory=Readiness)
     # Started and stopped with the served app (see meterd.workers.lifespan).
     background: list[Any] = field(default_factory=list)
     # Announces a committed entitlement reset to ``entitlements.reset`` rules.
@@ -98,11 +102,6 @@ def migrate_stores(settings: Settings) -> list[str]:
     if scheme_of(url).startswith("postgresql"):
         resolve("events", url)(url, SystemClock(), migrate=True).close()
         done.append("event store (postgresql)")
-    elif scheme_of(url) in ("clickhouse", "chdb"):
-        # Creates the tables, or on a cluster (?cluster=NAME) the replicated
-        # local tables and the Distributed tables over them, ON CLUSTER.
-        resolve("events", url)(url, SystemClock()).close()
-        done.append(f"event store ({scheme_of(url)})")
     return done
 
 
@@ -129,7 +128,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     clock = clock or SystemClock()
     state = open_state(settings)
     raw_events = open_event_store(settings, clock)
-    usage: UsageReader = raw_events
+    # Reads are timed into the query-latency metric on their way to the store.
+    timed = TimedUsage(raw_events)
+    usage: UsageReader = timed
     grouped = GroupCommitStore(raw_events, max_delay_seconds=settings.commit_delay_ms / 1000)
     customers = CustomerService(state, state, clock)
     meters = MeterService(state, usage, customers, clock)
@@ -140,7 +141,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         snapshots=state,
         customers=state,
         features=features,
-        usage=raw_events,
+        usage=timed,
         clock=clock,
     )
     # Thresholds are evaluated here even when webhooks are delivered by
@@ -192,6 +193,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     )
     container.background.append(SubscriptionSweep(container.subscriptions))
     container._closers.extend([state.close, grouped.close])
+    container.readiness.checks.update(state=state_probe(state), events=event_probe(raw_events))
     container.console_secret = console_secret(settings)
     if worker is not None:
         container.background.append(worker)
@@ -230,7 +232,7 @@ def build_notifications(
         # what it is sending; a dead one's deliveries come due again soon.
         lease = timedelta(seconds=3 * settings.webhook_timeout_seconds + 5)
         deliveries = DeliveryService(state, clock, policy=policy, lease=lease)
-        sender = WebhookSender(timeout_seconds=settings.webhook_timeout_seconds)
+        sender = CountedSender(WebhookSender(timeout_seconds=settings.webhook_timeout_seconds))
     worker = NotificationWorker(
         deliveries,
         sender,

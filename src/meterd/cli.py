@@ -46,6 +46,33 @@ EventsUrl = typer.Option(
 )
 
 
+LogFormat = typer.Option(
+    None,
+    "--log-format",
+    envvar="METERD_LOG_FORMAT",
+    help="text, or json for one JSON object a line with request ids \\[default: text].",
+)
+
+
+def _logging(settings: Settings) -> dict[str, Any]:
+    """Set up JSON logging when asked for; returns uvicorn's matching arguments."""
+    if settings.log_format != "json":
+        return {}
+    from meterd.observability.logs import configure, log_config
+
+    configure("json", settings.log_level)
+    return {"log_config": log_config("json", settings.log_level)}
+
+
+def _announce(settings: Settings, message: str) -> None:
+    if settings.log_format == "json":
+        import logging
+
+        logging.getLogger("meterd").info(message)
+    else:
+        err.print(message)
+
+
 def _settings(
     data_dir: Path | None, database_url: str | None, events_url: str | None, **extra: Any
 ) -> Settings:
@@ -74,6 +101,7 @@ def serve(
         help="Deliver webhooks in this process \\[default: --worker]; "
         "with --no-worker, run `meterd worker` instead.",
     ),
+    log_format: str = LogFormat,
 ) -> None:
     """Start the API server (SQLite + DuckDB under --data-dir unless URLs say otherwise)."""
     import uvicorn
@@ -83,13 +111,22 @@ def serve(
     from meterd.workers.lifespan import with_background
 
     settings = _settings(
-        data_dir, database_url, events_url, host=host, port=port, log_level=log_level, worker=worker
+        data_dir,
+        database_url,
+        events_url,
+        host=host,
+        port=port,
+        log_level=log_level,
+        worker=worker,
+        log_format=log_format,
     )
+    log_setup = _logging(settings)
     container = build(settings)
     asgi = with_background(wrap(create_app(container)), container.background)
-    err.print(
+    _announce(
+        settings,
         f"meterd listening on http://{settings.host}:{settings.port} "
-        f"(state: {settings.state_url()}, events: {settings.event_url()})"
+        f"(state: {settings.state_url()}, events: {settings.event_url()})",
     )
     try:
         uvicorn.run(
@@ -101,6 +138,7 @@ def serve(
             loop="uvloop",
             http="httptools",
             timeout_graceful_shutdown=10,
+            **log_setup,
         )
     finally:
         container.close()
@@ -110,6 +148,7 @@ def serve(
 def worker(
     data_dir: Path | None = DataDir,
     database_url: str | None = DatabaseUrl,
+    log_format: str = LogFormat,
 ) -> None:
     """Deliver notification webhooks from the state store until SIGTERM or Ctrl-C.
 
@@ -121,13 +160,14 @@ def worker(
 
     from meterd.bootstrap import build_worker
 
-    settings = _settings(data_dir, database_url, None, worker=True)
+    settings = _settings(data_dir, database_url, None, worker=True, log_format=log_format)
+    _logging(settings)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     notifier, state = build_worker(settings)
     notifier.start()
-    err.print(f"meterd worker delivering notifications (state: {settings.state_url()})")
+    _announce(settings, f"meterd worker delivering notifications (state: {settings.state_url()})")
     try:
         while not stop.wait(1.0):
             pass
@@ -135,7 +175,7 @@ def worker(
         # In-flight sends finish (bounded by the webhook timeout) before exit.
         notifier.stop()
         state.close()
-    err.print("meterd worker stopped")
+    _announce(settings, "meterd worker stopped")
 
 
 @app.command()

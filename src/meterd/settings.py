@@ -11,6 +11,7 @@ URL schemes (the storage package resolves them):
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     # Seconds a verified API key is cached; bounds how late a revocation bites.
     key_cache_seconds: float = Field(default=2.0, ge=0)
     log_level: str = "info"
+    # "text" for people, "json" for log pipelines: one object a line with the
+    # request id, plus one access line per request.
+    log_format: Literal["text", "json"] = "text"
     # Embedded event store (DuckDB): buffer cap (queries spill to disk beyond
     # it) and worker threads (0 = one per core).
     duckdb_memory_limit: str = "384MB"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -11,10 +12,11 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from meterd import __version__
-from meterd.api import errors, fast_ingest, idempotency
+from meterd.api import errors, fast_ingest, idempotency, ops
 from meterd.api.compat.routes import ROUTERS as COMPAT_ROUTERS
 from meterd.api.container import ContainerLike
 from meterd.api.params import SLASH
+from meterd.observability.logs import REQUEST_ID
 from meterd.api.v1 import (
     addons,
     customers,
@@ -71,11 +73,15 @@ class Edge:
         rid = rid or secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = rid
         header = (b"x-request-id", rid.encode("latin-1"))
+        REQUEST_ID.set(rid)
+        started = time.perf_counter()
+        kind = ops.route_kind(scope["method"], scope["path"])
 
         async def send_with_id(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
                 message["headers"] = [*headers, header]
+                ops.observe(scope, kind, message["status"], started)
             await send(message)
 
         if (
@@ -129,6 +135,7 @@ def create_app(container: ContainerLike) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    app.include_router(ops.router)
     app.include_router(events.router)
     app.include_router(meters.router)
     app.include_router(customers.router)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,14 @@ from dataclasses import dataclass, field
 from meterd.core.errors import UnavailableError
 from meterd.domain.events.models import EventBatch, EventQuery, StoredEvent
 from meterd.domain.events.ports import EventStore
+from meterd.observability import (
+    COMMIT_EVENTS,
+    COMMIT_FAILURES,
+    COMMIT_SECONDS,
+    INGEST_BATCHES,
+    INGEST_EVENTS,
+    INGEST_QUEUE,
+)
 
 log = logging.getLogger("meterd.ingest")
 
@@ -58,6 +67,10 @@ class GroupCommitStore:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="meterd-commit", daemon=True)
         self._thread.start()
+        INGEST_QUEUE.track(self._depth)
+
+    def _depth(self) -> float:
+        return float(len(self._queue))
 
     def append(self, batches: list[EventBatch]) -> list[int]:
         pending = self._enqueue(_Pending(batches))
@@ -106,16 +119,30 @@ class GroupCommitStore:
     def _run(self) -> None:
         while (group := self._take()) is not None:
             flat = [b for p in group for b in p.batches]
+            started = time.perf_counter()
             try:
                 counts = self._inner.append(flat)
             except BaseException as exc:
+                COMMIT_FAILURES.inc()
                 for p in group:
                     p.finish(None, exc)
                 continue
+            self._record(flat, counts, time.perf_counter() - started)
             i = 0
             for p in group:
                 p.finish(counts[i : i + len(p.batches)], None)
                 i += len(p.batches)
+
+    @staticmethod
+    def _record(batches: list[EventBatch], counts: list[int], seconds: float) -> None:
+        sizes = [len(b) for b in batches]
+        total, accepted = sum(sizes), sum(counts)
+        COMMIT_SECONDS.observe(seconds)
+        COMMIT_EVENTS.observe(total)
+        for size in sizes:
+            INGEST_BATCHES.observe(size)
+        INGEST_EVENTS.inc(accepted, "accepted")
+        INGEST_EVENTS.inc(total - accepted, "duplicate")
 
     def list_events(self, query: EventQuery) -> list[StoredEvent]:
         return self._inner.list_events(query)
@@ -135,4 +162,5 @@ class GroupCommitStore:
             self._stopping = True
             self._cv.notify_all()
         self._thread.join()
+        INGEST_QUEUE.untrack(self._depth)
         self._inner.close()
