@@ -102,6 +102,11 @@ def migrate_stores(settings: Settings) -> list[str]:
     if scheme_of(url).startswith("postgresql"):
         resolve("events", url)(url, SystemClock(), migrate=True).close()
         done.append("event store (postgresql)")
+    elif scheme_of(url) in ("clickhouse", "chdb"):
+        # Creates the tables, or on a cluster (?cluster=NAME) the replicated
+        # local tables and the Distributed tables over them, ON CLUSTER.
+        resolve("events", url)(url, SystemClock()).close()
+        done.append(f"event store ({scheme_of(url)})")
     return done
 
 
