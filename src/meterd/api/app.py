@@ -16,7 +16,6 @@ from meterd.api import errors, fast_ingest, idempotency, ops
 from meterd.api.compat.routes import ROUTERS as COMPAT_ROUTERS
 from meterd.api.container import ContainerLike
 from meterd.api.params import SLASH
-from meterd.observability.logs import REQUEST_ID
 from meterd.api.v1 import (
     addons,
     customers,
@@ -30,6 +29,7 @@ from meterd.api.v1 import (
     schemas,
     subscriptions,
 )
+from meterd.observability.logs import REQUEST_ID
 from meterd.web import install as install_web
 
 Scope = MutableMapping[str, Any]
