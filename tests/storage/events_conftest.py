@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ EVENT_BACKENDS = ["duckdb", "chdb"]
 PG_ENV = "METERD_TEST_POSTGRES_URL"
 if os.environ.get(PG_ENV):
     EVENT_BACKENDS.append("postgres")
+_RUN = secrets.token_hex(8)
 
 # Far from the Unix epoch and from any DST change, so tests that care about
 # either choose their own instants explicitly.
@@ -60,8 +62,10 @@ def open_backend(
     if backend == "postgres":
         from meterd.storage.postgres_events import PostgresEventStore
 
-        # Reopening the same directory reopens the same schema, as a restart would.
-        schema = "t_" + hashlib.sha256(str(path).encode()).hexdigest()[:20]
+        # Reopening the same directory reopens the same schema, as a restart
+        # would; the run's token keeps a later run from meeting old schemas.
+        key = f"{_RUN}:{path}".encode()
+        schema = "t_" + hashlib.sha256(key).hexdigest()[:20]
         return PostgresEventStore(
             os.environ[PG_ENV], clock, dedupe_window=dedupe_window, schema=schema, migrate=True
         )
