@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from meterd.core.errors import ConflictError, IssueCollector, ValidationError
@@ -40,6 +41,7 @@ from meterd.domain.subscriptions.periods import (
 from meterd.domain.subscriptions.views import SubscriptionView, view_of
 
 ORDER_BY = ("activeFrom", "activeTo")
+ZERO = Decimal(0)
 # How long after its end a subscription is still swept for entitlements to remove.
 SWEEP_GRACE = timedelta(days=1)
 
@@ -204,16 +206,16 @@ class SubscriptionService(AddonOps):
         assert target is not None
         sub = self.get(namespace, subscription_id)
         if timing is None:
-            # Upgrades take effect at once, downgrades when the period is paid up.
-            phases = (
-                target.custom.phases
-                if target.custom is not None
-                else self._plan(namespace, target.plan.key, target.plan.version).phases  # type: ignore[union-attr]
-            )
-            now = self._clock.now()
-            found = sub.phase_at(now)
-            old = flat_total(i.rate_card for i in found[0].items) if found else flat_total(())
-            new = flat_total(phases[0].rate_cards) if phases else flat_total(())
+            # Upgrades take effect at once, downgrades when the period is paid up;
+            # plans are compared by what their last (steady) phase charges flat.
+            if target.custom is not None:
+                phases = target.custom.phases
+            else:
+                assert target.plan is not None
+                phases = self._plan(namespace, target.plan.key, target.plan.version).phases
+            visible = sub.visible_phases()
+            old = flat_total(i.rate_card for i in visible[-1][0].items) if visible else ZERO
+            new = flat_total(phases[-1].rate_cards) if phases else ZERO
             timing = IMMEDIATE if new >= old else NEXT_BILLING_CYCLE
         return self._switch(sub, target, timing)
 
