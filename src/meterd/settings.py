@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # "text" for people, "json" for log pipelines: one object a line with the
     # request id, plus one access line per request.
     log_format: Literal["text", "json"] = "text"
+    # Requests a second per credential (0 = unlimited), bursts of up to
+    # rate_limit_burst (0 = one second's worth); over it: 429 + Retry-After.
+    # Overrides map a key's public prefix to its own rate (0 exempts it).
+    rate_limit_per_second: float = Field(default=0.0, ge=0)
+    rate_limit_burst: int = Field(default=0, ge=0)
+    rate_limit_overrides: dict[str, float] = Field(default_factory=dict)
     # Embedded event store (DuckDB): buffer cap (queries spill to disk beyond
     # it) and worker threads (0 = one per core).
     duckdb_memory_limit: str = "384MB"

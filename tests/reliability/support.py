@@ -12,6 +12,7 @@ import inspect
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,11 +47,15 @@ def declared_needs() -> dict[tuple[str, str], str]:
     from fastapi.routing import APIRoute
 
     from meterd.api.app import create_app
+    from meterd.bootstrap import build
+    from meterd.settings import Settings
 
-    class _NoContainer:
-        pass
-
-    app = create_app(_NoContainer())  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory() as tmp:
+        container = build(Settings(data_dir=Path(tmp), worker=False))
+        try:
+            app = create_app(container)
+        finally:
+            container.close()
 
     def walk(routes: list[Any]) -> Iterator[APIRoute]:
         for r in routes:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from meterd import __version__
-from meterd.api import errors, fast_ingest, idempotency, ops
+from meterd.api import errors, fast_ingest, idempotency, ops, ratelimit
 from meterd.api.compat.routes import ROUTERS as COMPAT_ROUTERS
 from meterd.api.container import ContainerLike
 from meterd.api.params import SLASH
@@ -49,6 +49,9 @@ class Edge:
         self.container: ContainerLike | None = getattr(
             getattr(app, "state", None), "container", None
         )
+        settings = getattr(self.container, "settings", None)
+        self.max_body: int | None = getattr(settings, "max_body_bytes", None)
+        self.limiter = ratelimit.from_settings(settings)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -65,11 +68,17 @@ class Edge:
             scope["path"] = "/".join(parts)
         rid = ""
         idempotency_key: bytes | None = None
+        length: bytes | None = None
+        credential: bytes | None = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 rid = value.decode("latin-1")[:64]
             elif name == idempotency.HEADER:
                 idempotency_key = value
+            elif name == b"content-length":
+                length = value
+            elif name == b"authorization" or name == b"x-api-key":
+                credential = value
         rid = rid or secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = rid
         header = (b"x-request-id", rid.encode("latin-1"))
@@ -84,6 +93,17 @@ class Edge:
                 ops.observe(scope, kind, message["status"], started)
             await send(message)
 
+        if self.limiter is not None and credential:
+            wait = self.limiter.wait(credential)
+            if wait:
+                await ratelimit.refuse(send_with_id, rid, wait)
+                return
+        # Refused before routing, so even a route that never reads its body
+        # cannot be sent more than the cap.
+        cap = self.max_body
+        if cap is not None and length and length.isdigit() and int(length) > cap:
+            await ratelimit.too_large(send_with_id, rid, cap)
+            return
         if (
             idempotency_key is not None
             and self.container is not None

@@ -33,6 +33,7 @@ STATUS: list[tuple[type[e.MeterdError], int]] = [
     (e.PayloadTooLarge, 413),
     (e.UnsupportedMedia, 415),
     (e.NotSupportedError, 501),
+    (e.InsufficientStorage, 507),
     (e.UnavailableError, 503),
 ]
 

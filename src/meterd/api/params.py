@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from fastapi import Request
 
-from meterd.core.errors import PayloadTooLarge, ValidationError
+from meterd.core.errors import PayloadTooLarge, UnsupportedMedia, ValidationError
 from meterd.core.periods import parse_rfc3339
 
 # Encoded slashes inside one path segment survive routing as this character
@@ -126,7 +126,20 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def json_media(content_type: str | None) -> bool:
+    """Whether a declared content type is JSON; no declaration is taken as JSON."""
+    if content_type is None:
+        return True
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
+
+
 async def json_body(request: Request, required: bool = True) -> Any:
+    ctype = request.headers.get("content-type")
+    if not json_media(ctype):
+        raise UnsupportedMedia(f"invalid content type: {ctype}; send application/json")
     body = await read_body(request, request.app.state.container.settings.max_body_bytes)
     if not body.strip():
         if required:
@@ -136,6 +149,10 @@ async def json_body(request: Request, required: bool = True) -> Any:
         return msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise ValidationError.single("body", "malformed_json", f"malformed JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise ValidationError.single("body", "invalid_utf8", "the body is not UTF-8") from None
+    except RecursionError:
+        raise ValidationError.single("body", "too_deep", "the JSON is nested too deeply") from None
 
 
 def obj(body: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ category (never the concrete class) to an HTTP status in a single place::
     ├── PayloadTooLarge      413
     ├── UnsupportedMedia     415
     ├── NotSupportedError    501  (a backend lacks a capability)
+    ├── InsufficientStorage  507  (the disk is full: nothing was stored)
     └── UnavailableError     503  (retryable: the store is overloaded or closing)
 """
 
@@ -88,6 +89,10 @@ class UnsupportedMedia(MeterdError):
 
 class NotSupportedError(MeterdError):
     code = "not_supported"
+
+
+class InsufficientStorage(MeterdError):
+    code = "insufficient_storage"
 
 
 class UnavailableError(MeterdError):

@@ -18,7 +18,7 @@ import msgspec
 from meterd.core.errors import IssueCollector, UnsupportedMedia, ValidationError
 from meterd.core.periods import parse_rfc3339
 from meterd.domain.events import EventBatch
-from meterd.domain.events.validation import MAX_TEXT, check_event
+from meterd.domain.events.validation import EARLIEST, LATEST, MAX_TEXT, check_event
 
 SINGLE = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
@@ -97,6 +97,15 @@ def _ok(ev: WireEvent) -> bool:
 
 def decode(body: bytes, kind: str, namespace: str, now: datetime, max_events: int) -> EventBatch:
     """Decode and validate a body into one batch; ValidationError lists every problem."""
+    try:
+        return _decode(body, kind, namespace, now, max_events)
+    except UnicodeDecodeError:
+        raise ValidationError.single("body", "invalid_utf8", "the body is not UTF-8") from None
+    except RecursionError:
+        raise ValidationError.single("body", "too_deep", "the JSON is nested too deeply") from None
+
+
+def _decode(body: bytes, kind: str, namespace: str, now: datetime, max_events: int) -> EventBatch:
     if not body.strip():
         raise ValidationError.single("body", "required", "invalid event: no events found")
     precise = _has_long_fraction(body)
@@ -131,6 +140,8 @@ def decode(body: bytes, kind: str, namespace: str, now: datetime, max_events: in
             raise
     else:
         times = [now if e.time is None else e.time.astimezone(utc) for e in events]
+    if min(times) < EARLIEST or max(times) >= LATEST:
+        _explain(body, kind)
     return EventBatch(
         namespace=namespace,
         ingested_at=now,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from meterd.core.errors import IssueCollector
 
 REQUIRED = ("id", "source", "specversion", "type", "subject")
 MAX_TEXT = 1024
+# Nothing was metered before the Unix epoch, and from 2262 on an instant no
+# longer fits the int64 nanoseconds columnar event stores count in.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2262, 1, 1, tzinfo=UTC)
 
 
 def check_event(
@@ -33,6 +37,12 @@ def check_event(
             f"{where}.time",
             "invalid_time",
             "time must be an RFC 3339 timestamp with an offset",
+        )
+    elif isinstance(t, datetime) and t.tzinfo is not None and not EARLIEST <= t < LATEST:
+        issues.add(
+            f"{where}.time",
+            "out_of_range",
+            "time must be from 1970-01-01 up to (not including) 2262-01-01",
         )
     ct = fields.get("datacontenttype")
     if ct is not None and ct != "application/json":

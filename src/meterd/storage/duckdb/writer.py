@@ -10,6 +10,9 @@ DuckDB syncs its write-ahead log on commit.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import threading
 import time
 from datetime import timedelta
@@ -21,7 +24,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from meterd.core.clock import Clock
-from meterd.core.errors import UnavailableError
+from meterd.core.errors import InsufficientStorage, UnavailableError
 from meterd.domain.events.models import EventBatch, StoredEvent
 from meterd.storage.duckdb.fingerprints import U64, FingerprintIndex
 from meterd.storage.duckdb.schema import (
@@ -33,6 +36,15 @@ from meterd.storage.duckdb.schema import (
 )
 
 Key = tuple[str, str, str]
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether a write failed for want of space (DuckDB reports it as text)."""
+    if isinstance(exc, OSError) and exc.errno in _FULL:
+        return True
+    text = str(exc)
+    return any(os.strerror(code) in text for code in _FULL)
 
 
 class EventWriter:
@@ -99,8 +111,14 @@ class EventWriter:
                             f"INSERT INTO events_hot SELECT {COLUMNS}, f FROM incoming{where}"
                         )
                     con.execute("COMMIT")
-                except BaseException:
-                    con.execute("ROLLBACK")
+                except BaseException as exc:
+                    # A commit that failed may have ended the transaction.
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute("ROLLBACK")
+                    if disk_full(exc):
+                        raise InsufficientStorage(
+                            "the event store's disk is full; none of these events were stored"
+                        ) from exc
                     raise
             finally:
                 con.unregister("incoming")
