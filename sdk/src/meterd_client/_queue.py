@@ -208,11 +208,14 @@ class EventQueue:
         self.wake.set()
         thread = self.thread
         if thread is not None:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if thread is None or not thread.is_alive():
-            if self.http is not None:
-                self.http.close()
-            if self.spool is not None:
+            # A short grace even when the flush used the whole budget: the
+            # thread only needs it to notice ``stopping`` between requests.
+            thread.join(max(0.05, deadline - time.monotonic()))
+        if (thread is None or not thread.is_alive()) and self.http is not None:
+            self.http.close()
+        if self.spool is not None:
+            # Unacknowledged segments stay on disk, unlocked, for the next client.
+            with self.lock:
                 self.spool.close()
         return flushed
 

@@ -15,13 +15,14 @@ def make_config(
     base_url: str | None,
     timeout: float,
     max_retries: int,
+    retry_backoff: float,
     headers: Mapping[str, str] | None,
 ) -> Config:
     return Config(
         api_key=api_key if api_key is not None else os.environ.get("METERD_API_KEY"),
         base_url=base_url or os.environ.get("METERD_BASE_URL") or DEFAULT_BASE_URL,
         timeout=timeout,
-        retry=RetryPolicy(max_retries=max_retries),
+        retry=RetryPolicy(max_retries=max_retries, base_delay=retry_backoff),
         headers=dict(headers or {}),
     )
 

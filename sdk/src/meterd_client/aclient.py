@@ -37,6 +37,7 @@ class AsyncMeterd:
         base_url: str | None = None,
         timeout: float = 30.0,
         max_retries: int = 3,
+        retry_backoff: float = 0.25,
         transport: httpx.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
         flush_at: int = 1000,
@@ -47,7 +48,7 @@ class AsyncMeterd:
         spool_dir: str | os.PathLike[str] | None = None,
         source: str = "meterd-client",
     ) -> None:
-        config = make_config(api_key, base_url, timeout, max_retries, headers)
+        config = make_config(api_key, base_url, timeout, max_retries, retry_backoff, headers)
         settings = make_queue_settings(
             flush_at, flush_interval, max_batch_bytes, max_queue_size, source
         )

@@ -36,6 +36,7 @@ class Meterd:
         base_url: str | None = None,
         timeout: float = 30.0,
         max_retries: int = 3,
+        retry_backoff: float = 0.25,
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
         flush_at: int = 1000,
@@ -46,7 +47,7 @@ class Meterd:
         spool_dir: str | os.PathLike[str] | None = None,
         source: str = "meterd-client",
     ) -> None:
-        config = make_config(api_key, base_url, timeout, max_retries, headers)
+        config = make_config(api_key, base_url, timeout, max_retries, retry_backoff, headers)
         settings = make_queue_settings(
             flush_at, flush_interval, max_batch_bytes, max_queue_size, source
         )
