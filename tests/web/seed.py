@@ -56,6 +56,7 @@ PLAN: dict[str, Any] = {
 class Seeded:
     acme_id: str
     globex_id: str
+    subscription_id: str
     # Tokens in the last 24 hours per customer, as the pages must show them.
     acme_tokens: int = 400
     globex_tokens: int = 7000
@@ -119,5 +120,10 @@ def seed(post: Post, now: datetime) -> Seeded:
             "measureUsageFrom": format_rfc3339(now - timedelta(days=10)),
         },
     )
-    post("/api/v1/plans", PLAN)
-    return Seeded(acme_id=acme["id"], globex_id=globex["id"])
+    plan = post("/api/v1/plans", PLAN)
+    post(f"/api/v1/plans/{plan['id']}/publish", {})
+    sub = post(
+        "/api/v1/subscriptions",
+        {"customerId": acme["id"], "plan": {"key": "pro"}, "timing": "immediate"},
+    )
+    return Seeded(acme_id=acme["id"], globex_id=globex["id"], subscription_id=sub["id"])

@@ -163,6 +163,11 @@ def test_pages_show_the_namespace(container: Container, seeded: Seeded) -> None:
     assert plan_id is not None
     detail = b.get(f"/console/plans/{plan_id.group(1)}").text
     assert "Graduated tiers" in detail and "0.005" in detail and "∞" in detail
+    subs = b.get("/console/subscriptions").text
+    assert f"/console/subscriptions/{seeded.subscription_id}" in subs and "Acme Corp" in subs
+    detail = b.get(f"/console/subscriptions/{seeded.subscription_id}").text
+    assert "Base fee" in detail and "Graduated tiers" in detail
+    assert f"/console/subscriptions/{seeded.subscription_id}" in page
     for path in (
         "/console/meters",
         "/console/events",
@@ -193,6 +198,17 @@ def test_meter_query_and_csv(container: Container, seeded: Seeded) -> None:
     assert sorted(values) == ["250", "7000"]
     bad = b.get("/console/meters/tokens?range=24h&group_by=colour")
     assert bad.status_code == 400 and "groupBy[0]" in bad.text
+
+
+def test_cancel_a_subscription(container: Container, seeded: Seeded) -> None:
+    b = Browser(container)
+    b.sign_in(container.auth.create_key("ns", "a", "admin")[1])
+    path = f"/console/subscriptions/{seeded.subscription_id}"
+    html = b.get(path).text
+    r = b.post(f"{path}/cancel", {"csrf": b.csrf(html), "timing": "immediate"})
+    assert (r.status_code, r.headers["location"]) == (303, f"{path}?done=cancel")
+    assert "inactive" in b.get(path).text or "canceled" in b.get(path).text
+    assert container.subscriptions.get("ns", seeded.subscription_id).active_to == NOW
 
 
 def test_portal_shows_only_its_subject(container: Container, seeded: Seeded) -> None:

@@ -20,6 +20,7 @@ from meterd.web import (
     console_keys,
     console_meters,
     console_notifications,
+    console_subscriptions,
     portal_pages,
 )
 from meterd.web.session import Signer
@@ -50,6 +51,7 @@ def install(app: FastAPI, secret: bytes = b"") -> None:
         console_customers,
         console_meters,
         console_catalog,
+        console_subscriptions,
         console_notifications,
         console_keys,
         portal_pages,

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from meterd.core.money import format_decimal
 
-WIDTH = Decimal(640)
+WIDTH = Decimal(560)
 HEIGHT = Decimal(220)
 LEFT = Decimal(56)
 RIGHT = Decimal(12)

@@ -31,7 +31,7 @@ def _secure(request: Request) -> bool:
 def _login_page(request: Request, next_: str, error: str | None, status: int = 200) -> Response:
     # Sign-in has no session yet, so its CSRF token is a double-submit cookie.
     token = secrets.token_urlsafe(16)
-    response = page(request, "login.html", status=status, csrf=token, next=next_, error=error)
+    response = page(request, "login.html", status_code=status, csrf=token, next=next_, error=error)
     response.set_cookie(
         LOGIN_COOKIE,
         token,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from markupsafe import Markup
 from starlette.responses import Response
 
-from meterd.core.errors import NotFoundError, ValidationError
+from meterd.core.errors import ValidationError
 from meterd.domain.customers import Customer, CustomerListQuery
 from meterd.domain.entitlements import (
     Entitlement,
@@ -21,7 +21,7 @@ from meterd.domain.entitlements import (
     HistoryInput,
 )
 from meterd.domain.meters import QueryMeterInput
-from meterd.web import subscriptions_view
+from meterd.web import console_subscriptions, invoices_view
 from meterd.web.charts import Point, line_chart
 from meterd.web.container import WebContainer
 from meterd.web.deps import ConsoleUser, console_user, container
@@ -138,9 +138,6 @@ def customer(request: Request, user: User, customer_ref: str) -> Response:
         EntitlementListQuery(namespace=ns, customer_ids=(cust.id,), include_deleted=True)
     ).items:
         features[ent.id] = ent.feature_key
-    subs = None
-    with contextlib.suppress(NotFoundError):
-        subs = subscriptions_view.for_customer(c, ns, cust.id)
     return page(
         request,
         "customer.html",
@@ -149,7 +146,7 @@ def customer(request: Request, user: User, customer_ref: str) -> Response:
         entitlements=entitlement_rows(c, ns, cust),
         grants=grants,
         grant_features=features,
-        subscriptions=subs,
-        invoices=subscriptions_view.invoices_for_customer(c, ns, cust.id),
+        subscriptions=console_subscriptions.for_customer(c, ns, cust),
+        invoices=invoices_view.for_customer(c, ns, cust.id),
         **range_context(rng),
     )

@@ -1,7 +1,7 @@
 """What the pages are handed by the composition root.
 
-Billing and subscriptions are read with ``getattr`` (see ``optional``): the
-pages for them appear once the container carries those services.
+Billing is read with ``getattr`` (see ``optional``): its pages appear once
+the container carries its services.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from meterd.domain.features import FeatureService
 from meterd.domain.meters import MeterService
 from meterd.domain.notifications import NotificationService
 from meterd.domain.portal import PortalService
+from meterd.domain.subscriptions import SubscriptionService
 
 
 class WebContainer(Protocol):
@@ -33,6 +34,7 @@ class WebContainer(Protocol):
     entitlements: EntitlementService
     plans: PlanService
     addons: AddonService
+    subscriptions: SubscriptionService
 
 
 def optional(container: WebContainer, name: str) -> Any:

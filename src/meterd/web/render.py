@@ -73,12 +73,12 @@ ENV = Environment(
 ENV.filters.update(num=num, when=when, day=day, local_input=local_input, query=query)
 
 
-def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("user", getattr(request.state, "console_user", None))
     context.setdefault("path", request.url.path)
     html = ENV.get_template(name).render(request=request, **context)
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
-    return HTMLResponse(html, status_code=status, headers=headers)
+    return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
 def _status(exc: e.MeterdError) -> int:
@@ -102,7 +102,11 @@ class HtmlRoute(APIRoute):
             except e.MeterdError as exc:
                 issues = exc.issues if isinstance(exc, e.ValidationError) else []
                 return page(
-                    request, "error.html", status=_status(exc), detail=exc.detail, issues=issues
+                    request,
+                    "error.html",
+                    status_code=_status(exc),
+                    detail=exc.detail,
+                    issues=issues,
                 )
 
         return route

@@ -48,6 +48,8 @@ class Range:
     start: datetime
     end: datetime
     window: WindowSize
+    # True when the window follows from the range rather than being asked for.
+    auto_window: bool = True
 
 
 def _input_time(raw: str, name: str) -> datetime:
@@ -91,7 +93,7 @@ def parse_range(params: Mapping[str, str], now: datetime, default: str = "30d") 
         window = WindowSize(raw_window)
     if not start < end:
         raise ValidationError.single("from", "invalid_range", "from must be before to")
-    return Range(key=key, start=start, end=end, window=window)
+    return Range(key=key, start=start, end=end, window=window, auto_window=not raw_window)
 
 
 def windows(rng: Range) -> list[Period]:
