@@ -37,6 +37,9 @@ EVENT_BACKENDS = ["duckdb", "chdb"]
 PG_ENV = "METERD_TEST_POSTGRES_URL"
 if os.environ.get(PG_ENV):
     EVENT_BACKENDS.append("postgres")
+    # ClickHouse with its dedupe claims in PostgreSQL, as servers sharing one
+    # ClickHouse run it.
+    EVENT_BACKENDS.append("chdb-claims")
 _RUN = secrets.token_hex(8)
 
 # Far from the Unix epoch and from any DST change, so tests that care about
@@ -69,13 +72,20 @@ def open_backend(
         return PostgresEventStore(
             os.environ[PG_ENV], clock, dedupe_window=dedupe_window, schema=schema, migrate=True
         )
-    if backend == "chdb":
+    if backend in ("chdb", "chdb-claims"):
         from meterd.storage.clickhouse import ClickHouseEventStore
 
+        claims = None
+        if backend == "chdb-claims":
+            key = f"{_RUN}:{path}".encode()
+            claims = f"{os.environ[PG_ENV]}?schema=c_{hashlib.sha256(key).hexdigest()[:20]}"
         # chdb serves one directory per process: every store a test opens
         # shares its directory, and the previous test's stores are closed.
         return ClickHouseEventStore(
-            f"chdb://{path.resolve() / 'events.chdb'}", clock, dedupe_window=dedupe_window
+            f"chdb://{path.resolve() / 'events.chdb'}",
+            clock,
+            dedupe_window=dedupe_window,
+            claims_url=claims,
         )
     raise AssertionError(f"no conformance setup for backend {backend}")
 

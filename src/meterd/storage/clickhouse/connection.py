@@ -17,7 +17,8 @@ with another statement.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -167,14 +168,19 @@ class ChdbDriver:
         payload = sink.getvalue().to_pybytes()
         columns = ", ".join(data.column_names)
         with engine.lock:
-            inserter = engine.session._conn.send_insert(
-                f"INSERT INTO {self.database}.{table} ({columns})", "ArrowStream"
-            )
+            try:
+                inserter = engine.session._conn.send_insert(
+                    f"INSERT INTO {self.database}.{table} ({columns})", "ArrowStream"
+                )
+            except RuntimeError as exc:
+                raise UnavailableError(f"chdb insert failed: {exc}") from exc
             try:
                 inserter.append(payload)
                 inserter.finish()
-            except BaseException:
+            except BaseException as exc:
                 inserter.cancel()
+                if isinstance(exc, RuntimeError):
+                    raise UnavailableError(f"chdb insert failed: {exc}") from exc
                 raise
 
     def close(self) -> None:
@@ -196,12 +202,18 @@ class HttpDriver:
 
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query))
+        query.pop("claims", None)
         self.cluster = query.pop("cluster", None) or None
         secure = query.pop("secure", "") in ("1", "true")
         self.database = (parts.path or "/").strip("/") or "default"
         # Any other query parameter is a ClickHouse setting for every
         # statement, e.g. insert_quorum=2 on a replicated cluster.
-        self._settings: dict[str, Any] = {"async_insert": 0, **query}
+        self._settings: dict[str, Any] = {"async_insert": 0}
+        if self.cluster is not None:
+            # Acknowledge an insert once the shards have it, not once it is
+            # queued on the node that received it.
+            self._settings["distributed_foreground_insert"] = 1
+        self._settings.update(query)
         try:
             self._client = clickhouse_connect.get_client(
                 host=parts.hostname or "localhost",
@@ -216,24 +228,31 @@ class HttpDriver:
             raise UnavailableError(f"cannot reach ClickHouse at {parts.hostname}: {exc}") from exc
         self._closed = False
 
-    def _check(self) -> None:
+    @contextmanager
+    def _calling(self) -> Iterator[None]:
+        from clickhouse_connect.driver.exceptions import Error
+
         if self._closed:
             raise UnavailableError("event store is closed")
+        try:
+            yield
+        except Error as exc:
+            raise UnavailableError(f"ClickHouse failed: {exc}") from exc
 
     def command(self, sql: str, params: Params | None = None) -> None:
-        self._check()
-        self._client.command(sql, parameters=params or None, settings=self._settings)
+        with self._calling():
+            self._client.command(sql, parameters=params or None, settings=self._settings)
 
     def arrow(self, sql: str, params: Params | None = None) -> pa.Table:
-        self._check()
-        table: pa.Table = self._client.query_arrow(
-            sql, parameters=params or None, settings=self._settings, use_strings=True
-        )
+        with self._calling():
+            table: pa.Table = self._client.query_arrow(
+                sql, parameters=params or None, settings=self._settings, use_strings=True
+            )
         return table
 
     def insert(self, table: str, data: pa.Table) -> None:
-        self._check()
-        self._client.insert_arrow(table, data, database=self.database, settings=self._settings)
+        with self._calling():
+            self._client.insert_arrow(table, data, database=self.database, settings=self._settings)
 
     def close(self) -> None:
         if not self._closed:
@@ -241,10 +260,16 @@ class HttpDriver:
             self._client.close()
 
 
+def claims_url(url: str) -> str | None:
+    """The claim store named by the URL's ``claims`` parameter, if any."""
+    value = dict(parse_qsl(urlsplit(url).query)).get("claims")
+    return value or None
+
+
 def open_driver(url: str) -> Driver:
     scheme = urlsplit(url).scheme.lower()
     if scheme == "chdb":
-        path = url.split("://", 1)[1]
+        path = url.split("://", 1)[1].split("?", 1)[0]
         if not path or path == "/":
             raise NotSupportedError(f"chdb URL needs a directory: chdb:///PATH, not {url!r}")
         return ChdbDriver(path)

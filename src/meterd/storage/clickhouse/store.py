@@ -12,7 +12,9 @@ from meterd.core.errors import UnavailableError
 from meterd.domain.entitlements.ports import UsageAnswer, UsageRequest
 from meterd.domain.events.models import EventBatch, EventQuery, StoredEvent
 from meterd.domain.meters.models import Meter, MeterQuery, MeterRow
+from meterd.storage.clickhouse.claims import PgClaims
 from meterd.storage.clickhouse.connection import Driver, open_driver, rows
+from meterd.storage.clickhouse.connection import claims_url as url_claims
 from meterd.storage.clickhouse.meter_sql import build_aggregate, build_distinct
 from meterd.storage.clickhouse.schema import COLUMNS, ddl
 from meterd.storage.clickhouse.sql import Binder, compile_filter, from_epoch_us
@@ -57,13 +59,20 @@ class ClickHouseEventStore:
         clock: Clock,
         dedupe_window: timedelta | None = None,
         insert_rows: int = INSERT_ROWS,
+        claims_url: str | None = None,
     ) -> None:
         driver = open_driver(url)
+        claims: PgClaims | None = None
         try:
             for statement in ddl(driver.database, driver.cluster):
                 driver.command(statement)
-            self._writer = EventWriter(driver, clock, dedupe_window, insert_rows)
+            claims_at = url_claims(url) or claims_url
+            if claims_at is not None:
+                claims = PgClaims(claims_at, clock, dedupe_window)
+            self._writer = EventWriter(driver, clock, dedupe_window, insert_rows, claims)
         except BaseException:
+            if claims is not None:
+                claims.close()
             driver.close()
             raise
         self._driver: Driver | None = driver
@@ -166,7 +175,7 @@ class ClickHouseEventStore:
         driver = self._live()
         # Only this process's appends are known here: with other writers on
         # the same server, the watermark comes from the table.
-        quiet = None if driver.shared else self._marks.quiet_since()
+        quiet = None if self._writer.shared else self._marks.quiet_since()
         if quiet is not None:
             after = request.stored_after
             late = request.late_before if after is None or quiet > after else None
@@ -193,8 +202,7 @@ class ClickHouseEventStore:
         return [r[0] for r in rows(self._live(), sql, params)]
 
     def close(self) -> None:
-        with self._writer.lock:
-            self._writer.closed = True
-            if self._driver is not None:
-                self._driver.close()
-                self._driver = None
+        self._writer.close()
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import chain
 
 import numpy as np
@@ -25,6 +25,7 @@ import pyarrow as pa
 from meterd.core.clock import Clock
 from meterd.core.errors import UnavailableError
 from meterd.domain.events.models import EventBatch
+from meterd.storage.clickhouse.claims import PgClaims
 from meterd.storage.clickhouse.connection import Driver
 from meterd.storage.clickhouse.schema import events_table, keys_table
 from meterd.storage.clickhouse.sql import Binder, epoch_us
@@ -49,17 +50,25 @@ def _keys(batches: list[EventBatch]) -> list[Key]:
 
 class EventWriter:
     def __init__(
-        self, driver: Driver, clock: Clock, window: timedelta | None, insert_rows: int
+        self,
+        driver: Driver,
+        clock: Clock,
+        window: timedelta | None,
+        insert_rows: int,
+        claims: PgClaims | None = None,
     ) -> None:
         self._driver = driver
         self._db = driver.database
         self._clock = clock
         self._window = window
         self._insert_rows = insert_rows
+        self._claims = claims
+        # Whether other processes may append to the same tables.
+        self.shared = driver.shared or claims is not None
         self.lock = threading.Lock()
         self.closed = False
         self._index: FingerprintIndex | None = (
-            None if driver.shared else FingerprintIndex(self._load_index())
+            None if self.shared else FingerprintIndex(self._load_index())
         )
 
     def append(self, batches: list[EventBatch]) -> list[int]:
@@ -77,27 +86,43 @@ class EventWriter:
         with self.lock:
             if self.closed:
                 raise UnavailableError("event store is closed")
-            stored_at = self._clock.now()
             keys = _keys(batches)
             fps: U64 = np.fromiter((fingerprint(*k) for k in keys), np.uint64, len(keys))
-            keep = self._first_sightings(keys, fps)
-            if keep.any():
-                gen = 0
-                if self._window is not None:
-                    gen = int(epoch_us(stored_at) // (self._window // timedelta(microseconds=1)))
-                rows = events_table(batches, stored_at, pa.array(fps, pa.uint64()), gen)
-                if not keep.all():
-                    rows = rows.filter(pa.array(keep, pa.bool_()))
-                for start in range(0, rows.num_rows, self._insert_rows):
-                    chunk = rows.slice(start, self._insert_rows)
-                    self._driver.insert("events", chunk)
-                    self._driver.insert("event_keys", keys_table(chunk))
-                    # Only stored events enter the index, so a failed insert
-                    # never makes the client's retry look like a duplicate.
-                    if self._index is not None:
-                        self._index.add(np.asarray(chunk.column("f").to_numpy(), np.uint64))
+            if self._claims is None:
+                keep = self._first_sightings(keys, fps)
+                self._insert(batches, self._clock.now(), fps, keep)
+            else:
+                first = np.zeros(fps.size, np.bool_)
+                seen: set[Key] = set()
+                for i, key in enumerate(keys):
+                    if key not in seen:
+                        first[i] = True
+                        seen.add(key)
+                with self._claims.claim([keys[i] for i in np.flatnonzero(first)]) as (won, at):
+                    keep = first & np.fromiter((k in won for k in keys), np.bool_, len(keys))
+                    self._insert(batches, at, fps, keep)
         starts = np.cumsum([0, *(len(b) for b in batches[:-1])])
         return [int(c) for c in np.add.reduceat(keep.astype(np.int64), starts)]
+
+    def _insert(
+        self, batches: list[EventBatch], stored_at: datetime, fps: U64, keep: npt.NDArray[np.bool_]
+    ) -> None:
+        if not keep.any():
+            return
+        gen = 0
+        if self._window is not None:
+            gen = int(epoch_us(stored_at) // (self._window // timedelta(microseconds=1)))
+        rows = events_table(batches, stored_at, pa.array(fps, pa.uint64()), gen)
+        if not keep.all():
+            rows = rows.filter(pa.array(keep, pa.bool_()))
+        for start in range(0, rows.num_rows, self._insert_rows):
+            chunk = rows.slice(start, self._insert_rows)
+            self._driver.insert("events", chunk)
+            self._driver.insert("event_keys", keys_table(chunk))
+            # Only stored events enter the index, so a failed insert never
+            # makes the client's retry look like a duplicate.
+            if self._index is not None:
+                self._index.add(np.asarray(chunk.column("f").to_numpy(), np.uint64))
 
     def _first_sightings(self, keys: list[Key], fps: U64) -> npt.NDArray[np.bool_]:
         """Rows whose key is neither claimed nor earlier in this append."""
@@ -135,6 +160,12 @@ class EventWriter:
 
     # -- the fingerprint index ---------------------------------------------
 
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            if self._claims is not None:
+                self._claims.close()
+
     def _load_index(self) -> U64:
         bind = Binder()
         sql = f"SELECT f FROM {self._db}.event_keys"
@@ -144,11 +175,13 @@ class EventWriter:
         return np.asarray(column.to_numpy(), np.uint64)
 
     def forget_expired(self) -> int:
-        """Drop claims older than the window; returns how many the index forgot."""
+        """Drop claims older than the window; returns how many were forgotten."""
         if self._window is None:
             return 0
         with self.lock:
             self._drop_old_months()
+            if self._claims is not None:
+                return self._claims.forget_expired()
             if self._index is None:
                 return 0
             before = len(self._index)
