@@ -126,6 +126,10 @@ def open_event_store(settings: Settings, clock: Clock) -> Any:
             memory_limit=settings.duckdb_memory_limit,
             threads=settings.duckdb_threads or None,
         )
+    if scheme_of(url) == "clickhouse" and scheme_of(settings.state_url()).startswith("postgresql"):
+        # Servers sharing a ClickHouse share this PostgreSQL too; it holds the
+        # dedupe claims that keep their appends exact (docs/clickhouse.md).
+        return cls(url, clock, dedupe_window=window, claims_url=settings.state_url())
     return cls(url, clock, dedupe_window=window)
 
 
