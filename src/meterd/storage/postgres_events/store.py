@@ -64,7 +64,7 @@ _INPUT = (
 
 
 def _append_sql(schema: str) -> str:
-    arrays = ", ".join(f"%({n})s::{t}[]" for n, t in _INPUT)
+    arrays = ", ".join(f"%({n})b::{t}[]" for n, t in _INPUT)
     names = ", ".join(n for n, _ in _INPUT)
     stored = [n for n, _ in _INPUT if n != "b"]
     values = ", ".join("data::json" if n == "data" else n for n in stored)
@@ -171,6 +171,9 @@ class PostgresEventStore:
             if not months <= self._months:
                 self._months |= migrations.ensure_months(conn, self.schema, months, self._months)
             with conn.transaction(), conn.cursor() as cur:
+                # Room to sort and hash a large group in memory instead of
+                # spilling it to temporary files.
+                cur.execute("SET LOCAL work_mem = '64MB'")
                 cur.execute(
                     f"UPDATE {self.schema}.{CLOCK} SET stored_at = "
                     "greatest(stored_at + interval '1 microsecond', %s) RETURNING stored_at",
