@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from meterd.api.compat import vayu_auth, vayu_customers, vayu_events, vayu_meters
+from meterd.api.compat import (
+    lotus_access,
+    lotus_customers,
+    lotus_subscriptions,
+    lotus_track,
+    vayu_auth,
+    vayu_customers,
+    vayu_events,
+    vayu_meters,
+)
 
 ROUTERS: list[APIRouter] = [
+    lotus_track.router,
+    lotus_customers.router,
+    lotus_access.router,
+    lotus_subscriptions.router,
     vayu_auth.router,
     vayu_events.router,
     vayu_customers.router,
