@@ -17,7 +17,9 @@ from meterd.storage.sql.engine import alembic_config, create_state_engine
 
 def require_migrated_state(url: str) -> None:
     """Raise UnavailableError naming ``meterd migrate`` unless the schema is at every head."""
-    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    script = ScriptDirectory.from_config(alembic_config())
+    heads = set(script.get_heads())
+    known = {rev.revision for rev in script.walk_revisions()}
     engine = create_state_engine(url)
     try:
         with engine.connect() as conn:
@@ -26,6 +28,11 @@ def require_migrated_state(url: str) -> None:
         raise UnavailableError(f"cannot reach the PostgreSQL state store: {exc}") from exc
     finally:
         engine.dispose()
+    if current - known:
+        raise UnavailableError(
+            "the PostgreSQL state store was migrated by a newer meterd "
+            f"(revisions {', '.join(sorted(current - known))}); upgrade this installation"
+        )
     if heads - current:
         state = "empty" if not current else "behind this release"
         raise UnavailableError(
