@@ -1,8 +1,9 @@
-"""Every resource of the blocking client against a real server."""
+"""Every resource against a real server, through both clients (the
+``client`` fixture runs each test once with ``Meterd`` and once with
+``AsyncMeterd``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,16 +11,9 @@ import pytest
 
 from meterd_client import Meterd, NotFoundError
 from meterd_client.errors import BadRequestError, ConflictError
-from tests.support.server import Server
 
 pytestmark = pytest.mark.slow
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def client(meterd_server: Server, api_key: str) -> Iterator[Meterd]:
-    with Meterd(api_key, base_url=meterd_server.url) as c:
-        yield c
 
 
 def seat(amount: str) -> dict[str, object]:
