@@ -203,6 +203,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     container.background.append(SubscriptionSweep(container.subscriptions))
     container._closers.extend([state.close, grouped.close])
     container.readiness.checks.update(state=state_probe(state), events=event_probe(raw_events))
+    if settings.dedupe_window_seconds and scheme_of(settings.event_url()).startswith("postgresql"):
+        from meterd.storage.postgres_events.pruning import KeyPruner
+
+        window = timedelta(seconds=settings.dedupe_window_seconds)
+        container.background.append(KeyPruner(raw_events, window))
     container.console_secret = console_secret(settings)
     if worker is not None:
         container.background.append(worker)
