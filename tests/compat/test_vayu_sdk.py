@@ -149,3 +149,36 @@ def test_vayu_sdk_end_to_end(
     # Tokens: one hour; a refused token makes the SDK log in again.
     assert out["token_lifetime"] == 3600
     assert out["after_bad_token"] == cust["id"]
+
+
+def test_vayu_contracts_are_subscriptions(
+    vayu_python: Path, compat_server: Server, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    t = tenant(compat_server, "vayu-contracts")
+    om = t.om()
+    request.addfinalizer(om.close)
+    meter = {"slug": "vcalls", "eventType": "call", "aggregation": "COUNT"}
+    assert om.post("/api/v1/meters", json=meter).status_code == 201
+    feature = {"key": "vcalls", "name": "Calls", "meterSlug": "vcalls"}
+    assert om.post("/api/v1/features", json=feature).status_code == 201
+
+    out = run(vayu_python, "vayu_contracts", t.url, t.admin, tmp_path)
+
+    made = out["created"]["contract"]
+    assert HEX24.match(made["id"]) and HEX24.match(made["customerId"])
+    assert (made["status"], made["autoRenewContract"]) == ("Active", True)
+    assert out["got"]["contract"]["id"] == made["id"]
+    assert [c["id"] for c in out["listed"]["contracts"]] == [made["id"]]
+    assert out["unknown_product"] == 400
+    assert out["deleted"]["contract"]["deletedAt"]
+    assert out["after_delete"]["contract"]["status"] == "Expired"
+    # The same subscription through the OpenMeter API: a custom plan of the products.
+    subs = om.get("/api/v1/customers/contracted-1/subscriptions").json()["items"]
+    assert len(subs) == 1 and subs[0]["name"] == "Acme 2026"
+    full = om.get(f"/api/v1/subscriptions/{subs[0]['id']}").json()
+    items = full["phases"][0]["items"]
+    assert [(i["name"], i["price"]["type"]) for i in items] == [
+        ("Platform", "flat"),
+        ("API usage", "unit"),
+    ]
+    assert items[1]["featureKey"] == "vcalls"

@@ -10,6 +10,7 @@ from meterd.api.compat import (
     lotus_subscriptions,
     lotus_track,
     vayu_auth,
+    vayu_contracts,
     vayu_customers,
     vayu_events,
     vayu_meters,
@@ -24,4 +25,5 @@ ROUTERS: list[APIRouter] = [
     vayu_events.router,
     vayu_customers.router,
     vayu_meters.router,
+    vayu_contracts.router,
 ]

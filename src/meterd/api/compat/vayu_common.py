@@ -30,6 +30,7 @@ METER = "vayu.meter"
 PLAN = "vayu.plan"
 ACCOUNT = "vayu.account"
 EVENT = "vayu.event"
+CONTRACT = "vayu.contract"
 SOURCE = "vayu"
 
 

@@ -1,0 +1,73 @@
+"""Vayu contracts through vayu-py: create from products, get, list, delete."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from compatrun import emit, key, status_of, url
+from openapi.exceptions import ApiException
+from openapi.models.product_group_products_inner import ProductGroupProductsInner
+from vayu_sdk import Vayu
+
+vayu = Vayu(key(), host=url() + "/vayu")
+out: dict[str, Any] = {}
+
+
+def dump(model: Any) -> Any:
+    return json.loads(json.dumps(model.to_dict(), default=str))
+
+
+customer = vayu.customers.create(name="Contracted", external_id="contracted-1", aliases=[])
+cid = customer.customer.id
+monthly = {"billingDay": 1, "duration": {"unit": "MONTH", "value": 12}}
+products = [
+    ProductGroupProductsInner.from_dict(
+        {
+            "displayName": "Platform",
+            "scheduling": monthly,
+            "pricing": {
+                "type": "SUBSCRIPTION",
+                "price": 49,
+                "subscriptionCadence": {"unit": "MONTH", "value": 1},
+            },
+        }
+    ),
+    ProductGroupProductsInner.from_dict(
+        {
+            "displayName": "API usage",
+            "catalogProductId": "vcalls",
+            "scheduling": monthly,
+            "pricing": {"type": "PER_UNIT", "price": 0.01},
+        }
+    ),
+]
+start = datetime.now(UTC) - timedelta(minutes=1)
+made = vayu.contracts.create(
+    name="Acme 2026", customer_id=cid, start_date=start, products=products, auto_renew_contract=True
+)
+out["created"] = dump(made)
+contract_id = made.contract.id
+out["got"] = dump(vayu.contracts.get(contract_id))
+out["listed"] = dump(vayu.contracts.list(limit=10))
+out["unknown_product"] = status_of(
+    lambda: vayu.contracts.create(
+        name="Bad",
+        customer_id=cid,
+        start_date=start,
+        products=[
+            ProductGroupProductsInner.from_dict(
+                {
+                    "displayName": "nothing-metered",
+                    "scheduling": monthly,
+                    "pricing": {"type": "PER_UNIT", "price": 1},
+                }
+            )
+        ],
+    ),
+    (ApiException,),
+)
+out["deleted"] = dump(vayu.contracts.delete(contract_id))
+out["after_delete"] = dump(vayu.contracts.get(contract_id))
+emit(out)
