@@ -182,3 +182,8 @@ def test_vayu_contracts_are_subscriptions(
         ("API usage", "unit"),
     ]
     assert items[1]["featureKey"] == "vcalls"
+    # Webhook subscriptions are notification rules on a webhook channel.
+    assert out["unsupported_hook"] == 400
+    rules = om.get("/api/v1/notification/rules").json()["items"]
+    thresholds = sorted(r["thresholds"][0]["value"] for r in rules)
+    assert thresholds == [80, 100]

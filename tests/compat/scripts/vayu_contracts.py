@@ -8,6 +8,7 @@ from typing import Any
 
 from compatrun import emit, key, status_of, url
 from openapi.exceptions import ApiException
+from openapi.models.notification_event_type import NotificationEventType
 from openapi.models.product_group_products_inner import ProductGroupProductsInner
 from vayu_sdk import Vayu
 
@@ -67,6 +68,12 @@ out["unknown_product"] = status_of(
         ],
     ),
     (ApiException,),
+)
+hook = "http://127.0.0.1:9/hook"
+vayu.webhooks.subscribe(hook, NotificationEventType.OVERAGE)
+vayu.webhooks.subscribe_to_commitment_usage_crossed(hook, 0.8)
+out["unsupported_hook"] = status_of(
+    lambda: vayu.webhooks.subscribe(hook, NotificationEventType.MONTHENDREPORT), (ApiException,)
 )
 out["deleted"] = dump(vayu.contracts.delete(contract_id))
 out["after_delete"] = dump(vayu.contracts.get(contract_id))

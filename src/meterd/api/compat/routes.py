@@ -14,6 +14,7 @@ from meterd.api.compat import (
     vayu_customers,
     vayu_events,
     vayu_meters,
+    vayu_webhooks,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -26,4 +27,5 @@ ROUTERS: list[APIRouter] = [
     vayu_customers.router,
     vayu_meters.router,
     vayu_contracts.router,
+    vayu_webhooks.router,
 ]
