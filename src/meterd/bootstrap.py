@@ -110,6 +110,20 @@ def migrate_stores(settings: Settings) -> list[str]:
     return done
 
 
+def copy_state_store(settings: Settings, target_url: str) -> dict[str, int]:
+    """Copy the configured state store into ``target_url``; rows per table.
+
+    The source is brought to this release's schema first (SQLite migrates
+    itself); a PostgreSQL target must have been migrated with ``meterd migrate``.
+    """
+    from meterd.storage.state_copy import copy_state
+
+    open_state(settings).close()
+    target = settings.model_copy(update={"database_url": target_url})
+    open_state(target).close()
+    return copy_state(settings.state_url(), target_url)
+
+
 def open_event_store(settings: Settings, clock: Clock) -> Any:
     url = settings.event_url()
     cls = resolve("events", url)

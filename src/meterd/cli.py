@@ -23,6 +23,8 @@ keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 events_app = typer.Typer(help="Bulk import and export of usage events.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(events_app, name="events")
+state_app = typer.Typer(help="Move the state store to another database.", no_args_is_help=True)
+app.add_typer(state_app, name="state")
 err = Console(stderr=True)
 
 DataDir = typer.Option(
@@ -305,6 +307,28 @@ def events_export(
     from meterd.cli_events import run_export
 
     run_export(_settings(data_dir, None, events_url), namespace, output, err)
+
+
+@state_app.command("copy")
+def state_copy(
+    to: str = typer.Option(..., "--to", help="Target state store URL, migrated and empty."),
+    data_dir: Path | None = DataDir,
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Copy every meter, customer, key, entitlement, plan… into another database.
+
+    Stop the servers first. Typically the embedded SQLite file into PostgreSQL:
+    run `meterd migrate --database-url URL`, then `meterd state copy --to URL`.
+    """
+    from meterd.bootstrap import copy_state_store
+
+    counts = copy_state_store(_settings(data_dir, database_url, None), to)
+    table = Table("table", "rows")
+    for name, n in counts.items():
+        if n:
+            table.add_row(name, str(n))
+    err.print(table)
+    err.print(f"copied {sum(counts.values())} rows into {to.split('@')[-1]}")
 
 
 def main() -> None:
