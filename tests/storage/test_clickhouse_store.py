@@ -145,3 +145,25 @@ def test_cluster_layout_replicates_and_distributes() -> None:
     single = "\n".join(ddl("meterd", None))
     assert "ReplacingMergeTree(ver) PARTITION BY toYYYYMM(time)" in single
     assert "Replicated" not in single
+
+
+def test_claims_lost_with_the_power_are_recovered_from_events(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    # Claims are not synced on insert; the events are, and they carry the key.
+    ns = new_namespace()
+    store = ClickHouseEventStore(chdb_url(tmp_path), clock)
+    assert store.append([make_batch(ns, [Ev("a", T0, subject="s1")])]) == [1]
+    store.close()
+    driver = ChdbDriver(str(tmp_path / "events.chdb"))
+    try:
+        driver.command("TRUNCATE TABLE meterd.event_keys")
+    finally:
+        driver.close()
+    store = ClickHouseEventStore(chdb_url(tmp_path), clock)
+    try:
+        assert store.append([make_batch(ns, [Ev("a", T0, subject="s2")])]) == [0]
+        (only,) = store.list_events(EventQuery(namespace=ns))
+        assert only.subject == "s1"
+    finally:
+        store.close()

@@ -53,7 +53,10 @@ _EVENTS_LAYOUT = (
     "PARTITION BY toYYYYMM(time) ORDER BY (namespace, type, subject, time, source, id, gen)"
 )
 _KEYS_LAYOUT = "PARTITION BY toYYYYMM(stored_at) ORDER BY (f, namespace, source, id)"
-# An acknowledged insert must survive a power cut, not only a process crash.
+# An acknowledged event must survive a power cut, not only a process crash.
+# Claims need not: a claim lost with the power is recovered from ``events``
+# (chdb) or its retry is read once through ``FINAL`` (see ``writer``), and an
+# fsync per insert is most of what an append costs.
 _DURABLE = "SETTINGS fsync_after_insert = 1, fsync_part_directory = 1"
 
 COLUMNS = (
@@ -74,7 +77,7 @@ def ddl(database: str, cluster: str | None) -> list[str]:
             f"CREATE TABLE IF NOT EXISTS {db}.events ({_EVENT_COLUMNS}) "
             f"ENGINE = ReplacingMergeTree(ver) {_EVENTS_LAYOUT} {_DURABLE}",
             f"CREATE TABLE IF NOT EXISTS {db}.event_keys ({_KEY_COLUMNS}) "
-            f"ENGINE = ReplacingMergeTree {_KEYS_LAYOUT} {_DURABLE}",
+            f"ENGINE = ReplacingMergeTree {_KEYS_LAYOUT}",
         ]
     on = f"ON CLUSTER {cluster}"
     path = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
@@ -85,7 +88,7 @@ def ddl(database: str, cluster: str | None) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {db}.events {on} AS {db}.events_local "
         f"ENGINE = Distributed({cluster}, {db}, events_local, cityHash64(namespace, subject))",
         f"CREATE TABLE IF NOT EXISTS {db}.event_keys_local {on} ({_KEY_COLUMNS}) "
-        f"ENGINE = ReplicatedReplacingMergeTree({path}) {_KEYS_LAYOUT} {_DURABLE}",
+        f"ENGINE = ReplicatedReplacingMergeTree({path}) {_KEYS_LAYOUT}",
         f"CREATE TABLE IF NOT EXISTS {db}.event_keys {on} AS {db}.event_keys_local "
         f"ENGINE = Distributed({cluster}, {db}, event_keys_local, f)",
     ]

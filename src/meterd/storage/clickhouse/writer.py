@@ -147,16 +147,28 @@ class EventWriter:
     def _claimed(self, fingerprints: U64) -> set[Key]:
         if fingerprints.size == 0:
             return set()
+        rows = self._lookup("event_keys", fingerprints)
+        if self._index is not None:
+            # The index comes from ``events``, which is synced on insert;
+            # ``event_keys`` is not, so a power cut may have lost the claims
+            # of the last inserts. Fingerprints it cannot confirm are looked
+            # up in ``events`` itself (a scan of one column, and rare).
+            unconfirmed = np.setdiff1d(fingerprints, np.asarray([r[0] for r in rows], np.uint64))
+            if unconfirmed.size:
+                rows += self._lookup("events", unconfirmed)
+        return {(r[1], r[2], r[3]) for r in rows}
+
+    def _lookup(self, table: str, fingerprints: U64) -> list[tuple[int, str, str, str]]:
         bind = Binder()
         sql = (
-            f"SELECT namespace, source, id FROM {self._db}.event_keys "
+            f"SELECT f, namespace, source, id FROM {self._db}.{table} "
             f"WHERE f IN {bind([int(f) for f in fingerprints], 'Array(UInt64)')}"
         )
         if self._window is not None:
             sql += f" AND stored_at >= {bind.instant(self._clock.now() - self._window)}"
-        table = self._driver.arrow(sql, bind.params)
-        cols = [table.column(c).to_pylist() for c in ("namespace", "source", "id")]
-        return set(zip(*cols, strict=True))
+        result = self._driver.arrow(sql, bind.params)
+        cols = [result.column(c).to_pylist() for c in ("f", "namespace", "source", "id")]
+        return list(zip(*cols, strict=True))
 
     # -- the fingerprint index ---------------------------------------------
 
@@ -168,7 +180,7 @@ class EventWriter:
 
     def _load_index(self) -> U64:
         bind = Binder()
-        sql = f"SELECT f FROM {self._db}.event_keys"
+        sql = f"SELECT f FROM {self._db}.events"
         if self._window is not None:
             sql += f" WHERE stored_at >= {bind.instant(self._clock.now() - self._window)}"
         column = self._driver.arrow(sql, bind.params).column("f")
