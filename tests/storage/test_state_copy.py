@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from tests.support.server import meterd
 
 from meterd.api.app import create_app, wrap
 from meterd.bootstrap import Container, build, copy_state_store, migrate_stores
 from meterd.core.clock import FrozenClock
 from meterd.core.errors import ConflictError, UnavailableError
 from meterd.settings import Settings
-from tests.support.server import meterd
 
 PG_ENV = "METERD_TEST_POSTGRES_URL"
 pytestmark = pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"{PG_ENV} not set")
