@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.server import Server
 
 from meterd_client import AsyncMeterd, Meterd
-from tests.support.server import Server
 
 SDK_SRC = Path(__file__).resolve().parents[1] / "src"
 _namespaces = itertools.count(1)

@@ -45,7 +45,9 @@ def test_subscriptions(client: Any) -> None:
     assert client.subscriptions.cancel(following).status == "inactive"
     other = client.customers.create(key="other", name="Other", currency="USD")
     doomed = client.subscriptions.create(
-        customer_key="other", plan_key="basic", plan_version=1,
+        customer_key="other",
+        plan_key="basic",
+        plan_version=1,
         timing=datetime.now(UTC) + timedelta(days=2),
     )
     client.subscriptions.delete(doomed.id)

@@ -13,12 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.support.server import Server, free_port
 
 from conftest import child_env
 from meterd_client import AsyncMeterd, Meterd
 from meterd_client._batching import Record
 from meterd_client.errors import AuthenticationError
-from tests.support.server import Server, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +32,13 @@ def counting_meter(c: Meterd, slug: str) -> None:
 
 
 def run_child(script: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=child_env(),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_fifty_thousand_tracks_arrive_exactly_once(meterd_server: Server, api_key: str) -> None:
@@ -45,16 +50,31 @@ def test_fifty_thousand_tracks_arrive_exactly_once(meterd_server: Server, api_ke
         assert count(c, "q50k") == 50_000
         # Replaying what was sent adds nothing: the ids were stamped at enqueue.
         events = c.events.list(limit=10)
-        again = [{"id": e.id, "source": e.source, "type": e.type, "subject": e.subject,
-                  "time": e.time, "data": e.data} for e in events]
+        again = [
+            {
+                "id": e.id,
+                "source": e.source,
+                "type": e.type,
+                "subject": e.subject,
+                "time": e.time,
+                "data": e.data,
+            }
+            for e in events
+        ]
         c.events.ingest(again)
         assert count(c, "q50k") == 50_000
 
 
 def test_explicit_ids_times_and_small_batches(meterd_server: Server, api_key: str) -> None:
     when = datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
-    with Meterd(api_key, base_url=meterd_server.url, flush_at=7, max_batch_bytes=600,
-                flush_interval=0.05, source="billing") as c:
+    with Meterd(
+        api_key,
+        base_url=meterd_server.url,
+        flush_at=7,
+        max_batch_bytes=600,
+        flush_interval=0.05,
+        source="billing",
+    ) as c:
         counting_meter(c, "small")
         for i in range(40):
             assert c.track("small", "s", {"pad": "x" * 50}, id=f"fixed-{i % 20}", time=when)
@@ -66,9 +86,14 @@ def test_explicit_ids_times_and_small_batches(meterd_server: Server, api_key: st
 
 def test_flush_and_close_are_bounded_with_the_server_down() -> None:
     dropped: list[Record] = []
-    c = Meterd("k", base_url=f"http://127.0.0.1:{free_port()}", max_queue_size=10,
-               flush_interval=0.01, retry_backoff=0.01,
-               on_drop=lambda records, _error: dropped.extend(records))
+    c = Meterd(
+        "k",
+        base_url=f"http://127.0.0.1:{free_port()}",
+        max_queue_size=10,
+        flush_interval=0.01,
+        retry_backoff=0.01,
+        on_drop=lambda records, _error: dropped.extend(records),
+    )
     results = [c.track("t", "s") for _ in range(15)]
     assert results.count(True) == 10 and results.count(False) == 5 and len(dropped) == 5
     start = time.monotonic()
@@ -82,8 +107,11 @@ def test_flush_and_close_are_bounded_with_the_server_down() -> None:
 
 def test_refused_batches_are_dropped_and_reported(meterd_server: Server) -> None:
     errors: list[BaseException | None] = []
-    with Meterd("wrong-key", base_url=meterd_server.url,
-                on_drop=lambda records, error: errors.append(error)) as c:
+    with Meterd(
+        "wrong-key",
+        base_url=meterd_server.url,
+        on_drop=lambda _records, error: errors.append(error),
+    ) as c:
         c.track("t", "s")
         assert c.flush(10)
     assert len(errors) == 1 and isinstance(errors[0], AuthenticationError)
@@ -143,8 +171,9 @@ def test_the_spool_outlasts_a_server_outage(
     meterd_server: Server, api_key: str, tmp_path: Path
 ) -> None:
     spool = tmp_path / "spool"
-    down = Meterd(api_key, base_url=f"http://127.0.0.1:{free_port()}", spool_dir=spool,
-                  retry_backoff=0.01)
+    down = Meterd(
+        api_key, base_url=f"http://127.0.0.1:{free_port()}", spool_dir=spool, retry_backoff=0.01
+    )
     for i in range(250):
         down.track("outage", "s", {"i": i})
     assert down.close(0.3) is False
@@ -162,8 +191,9 @@ def test_async_queue(meterd_server: Server, api_key: str, tmp_path: Path) -> Non
         counting_meter(c, "aq")
 
     async def main() -> None:
-        c = AsyncMeterd(api_key, base_url=meterd_server.url, flush_at=250,
-                        spool_dir=tmp_path / "spool")
+        c = AsyncMeterd(
+            api_key, base_url=meterd_server.url, flush_at=250, spool_dir=tmp_path / "spool"
+        )
         assert all(c.track("aq", "s", {"i": i}) for i in range(5000))
         assert await c.aflush(60)
         result = await c.meters.query("aq")
@@ -175,10 +205,15 @@ def test_async_queue(meterd_server: Server, api_key: str, tmp_path: Path) -> Non
     assert not list((tmp_path / "spool").glob("*.spool"))
 
 
-def test_async_queue_started_outside_a_loop_and_bounded_when_down(tmp_path: Path) -> None:
+def test_async_queue_started_outside_a_loop_and_bounded_when_down() -> None:
     dropped: list[Record] = []
-    c = AsyncMeterd("k", base_url=f"http://127.0.0.1:{free_port()}", retry_backoff=0.01,
-                    max_queue_size=3, on_drop=lambda r, _e: dropped.extend(r))
+    c = AsyncMeterd(
+        "k",
+        base_url=f"http://127.0.0.1:{free_port()}",
+        retry_backoff=0.01,
+        max_queue_size=3,
+        on_drop=lambda r, _e: dropped.extend(r),
+    )
     assert [c.track("t", "s") for _ in range(4)] == [True, True, True, False]
 
     async def main() -> None:

@@ -35,25 +35,38 @@ def test_events_meters_and_query(client: Meterd) -> None:
         group_by={"model": "$.model"},
         name="Tokens",
     )
-    assert (meter.slug, meter.aggregation, meter.group_by) == ("tokens", "SUM", {"model": "$.model"})
+    assert (meter.slug, meter.aggregation) == ("tokens", "SUM")
+    assert meter.group_by == {"model": "$.model"}
     assert client.meters.get("tokens").id == meter.id
     assert [m.slug for m in client.meters.list()] == ["tokens"]
     updated = client.meters.update("tokens", name="LLM tokens", group_by={"model": "$.model"})
     assert updated.name == "LLM tokens"
     client.events.ingest(
         [
-            {"id": f"e{i}", "source": "t", "type": "prompt", "subject": "s1",
-             "time": T0 + timedelta(hours=i), "data": {"tokens": "1.5", "model": m}}
+            {
+                "id": f"e{i}",
+                "source": "t",
+                "type": "prompt",
+                "subject": "s1",
+                "time": T0 + timedelta(hours=i),
+                "data": {"tokens": "1.5", "model": m},
+            }
             for i, m in enumerate(["a", "b", "a"])
         ]
     )
     result = client.meters.query("tokens", group_by=["model"], from_=T0, to=T0 + timedelta(days=1))
     assert {r.group_by["model"]: r.value for r in result.rows} == {
-        "a": Decimal("3.0"), "b": Decimal("1.5")
+        "a": Decimal("3.0"),
+        "b": Decimal("1.5"),
     }
     assert all(isinstance(r.value, Decimal) for r in result.rows)
-    daily = client.meters.query("tokens", window_size="DAY", subject=["s1"],
-                                filter_group_by={"model": "a"}, window_time_zone="UTC")
+    daily = client.meters.query(
+        "tokens",
+        window_size="DAY",
+        subject=["s1"],
+        filter_group_by={"model": "a"},
+        window_time_zone="UTC",
+    )
     assert [(r.window_start, r.value) for r in daily.rows] == [(T0, Decimal("3.0"))]
     assert client.meters.subjects("tokens") == ("s1",)
     assert client.meters.group_by_values("tokens", "model") == ("a", "b")
@@ -79,10 +92,17 @@ def test_subjects_and_customers(client: Meterd) -> None:
     listed = list(client.customers.list())
     assert len(listed) == 105 and len({c.id for c in listed}) == 105
     assert [c.key for c in client.customers.list(key="c007")] == ["c007"]
-    changed = client.customers.update("c001", name="Renamed", subject_keys=["x", "y"],
-                                      primary_email="a@b.test", metadata={"tier": "gold"})
+    changed = client.customers.update(
+        "c001",
+        name="Renamed",
+        subject_keys=["x", "y"],
+        primary_email="a@b.test",
+        metadata={"tier": "gold"},
+    )
     assert (changed.name, changed.subject_keys, changed.metadata) == (
-        "Renamed", ("x", "y"), {"tier": "gold"}
+        "Renamed",
+        ("x", "y"),
+        {"tier": "gold"},
     )
     assert client.customers.get(customers[1].id).primary_email == "a@b.test"
     with pytest.raises(ConflictError):
@@ -99,17 +119,23 @@ def test_features_entitlements_and_grants(client: Meterd) -> None:
     assert client.features.get(feature.id).meter_slug == "calls"
     assert [f.key for f in client.features.list()] == ["api"]
     flag = client.features.create(key="sso", name="SSO")
-    ent = client.entitlements.create("acme", feature_key="api", usage_period="MONTH",
-                                     issue_after_reset=Decimal(0))
+    ent = client.entitlements.create(
+        "acme", feature_key="api", usage_period="MONTH", issue_after_reset=Decimal(0)
+    )
     assert ent.type == "metered" and ent.feature_key == "api"
     client.entitlements.create("acme", feature_key="sso", type="boolean")
     assert {e.feature_key for e in client.entitlements.list("acme")} == {"api", "sso"}
     assert client.entitlements.get("acme", "api").id == ent.id
     assert client.entitlements.check("acme", "sso")
     assert not client.entitlements.check("acme", "api")
-    grant = client.grants.create("acme", "api", amount=Decimal("10.5"),
-                                 effective_at=datetime.now(UTC) - timedelta(minutes=1),
-                                 priority=2, metadata={"why": "promo"})
+    grant = client.grants.create(
+        "acme",
+        "api",
+        amount=Decimal("10.5"),
+        effective_at=datetime.now(UTC) - timedelta(minutes=1),
+        priority=2,
+        metadata={"why": "promo"},
+    )
     assert grant.amount == Decimal("10.5") and grant.priority == 2
     assert grant.id in [g.id for g in client.grants.list("acme", "api")]
     value = client.entitlements.check("acme", "api")
@@ -138,8 +164,9 @@ def test_plans_and_addons(client: Meterd) -> None:
     assert second.version == 2
     client.plans.delete(second.id)
     assert client.plans.archive(plan.id).status == "archived"
-    addon = client.addons.create(key="seats", name="Seats", currency="USD",
-                                 rate_cards=[seat("5")], instance_type="multiple")
+    addon = client.addons.create(
+        key="seats", name="Seats", currency="USD", rate_cards=[seat("5")], instance_type="multiple"
+    )
     assert client.addons.get(addon.id).key == "seats"
     assert [a.id for a in client.addons.list(key=["seats"])] == [addon.id]
     assert client.addons.publish(addon.id).status == "active"
@@ -168,8 +195,9 @@ def test_notifications_and_portal(client: Meterd) -> None:
     assert event.id in [e.id for e in client.notifications.list_events()]
     client.notifications.delete_rule(rule.id)
     client.notifications.delete_channel(channel.id)
-    token = client.portal.create_token(subject="s1", allowed_meter_slugs=["tok"],
-                                       expires_at=datetime.now(UTC) + timedelta(hours=1))
+    token = client.portal.create_token(
+        subject="s1", allowed_meter_slugs=["tok"], expires_at=datetime.now(UTC) + timedelta(hours=1)
+    )
     assert token.token and token.allowed_meter_slugs == ("tok",)
     assert [t.id for t in client.portal.list_tokens()] == [token.id]
     client.portal.invalidate(subject="s1")

@@ -11,6 +11,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from tests.support.server import Server
 
 from meterd_client import AsyncMeterd, Meterd
 from meterd_client._retry import RetryPolicy, retry_after_seconds, retryable_status
@@ -23,14 +24,13 @@ from meterd_client.errors import (
     TimeoutError,
 )
 from meterd_client.errors import ConnectionError as MeterdConnectionError
-from tests.support.server import Server
 
 CUSTOMER = {"id": "01", "key": "k", "name": "n", "usageAttribution": {"subjectKeys": ["k"]}}
 
 
-def scripted(steps: list[Callable[[httpx.Request], httpx.Response]]) -> tuple[
-    httpx.MockTransport, list[httpx.Request]
-]:
+def scripted(
+    steps: list[Callable[[httpx.Request], httpx.Response]],
+) -> tuple[httpx.MockTransport, list[httpx.Request]]:
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -57,8 +57,13 @@ def raises(exc: type[Exception]) -> Callable[[httpx.Request], httpx.Response]:
 
 
 def client(transport: httpx.BaseTransport, retries: int = 3) -> Meterd:
-    return Meterd("k", base_url="http://meterd.test", transport=transport,
-                  max_retries=retries, retry_backoff=0.001)
+    return Meterd(
+        "k",
+        base_url="http://meterd.test",
+        transport=transport,
+        max_retries=retries,
+        retry_backoff=0.001,
+    )
 
 
 def test_retryable_answers_are_retried_with_one_idempotency_key() -> None:
@@ -116,7 +121,12 @@ def test_backoff_is_jittered_exponential_with_retry_after_as_a_floor() -> None:
     assert retry_after_seconds("Thu, 01 Jan 1970 00:00:00") == 0.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
     assert [retryable_status(s) for s in (408, 429, 500, 503, 400, 404)] == [
-        True, True, True, True, False, False
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
     ]
 
 
@@ -143,8 +153,13 @@ def test_async_client_retries_the_same_way() -> None:
         return httpx.Response(201, json=CUSTOMER)
 
     async def main() -> None:
-        async with AsyncMeterd("k", base_url="http://meterd.test", retry_backoff=0.001,
-                               max_retries=2, transport=httpx.MockTransport(handler)) as c:
+        async with AsyncMeterd(
+            "k",
+            base_url="http://meterd.test",
+            retry_backoff=0.001,
+            max_retries=2,
+            transport=httpx.MockTransport(handler),
+        ) as c:
             assert (await c.customers.create(key="k", name="n")).id == "01"
             assert len(seen) == 3 and len({r.headers["idempotency-key"] for r in seen}) == 1
             with pytest.raises(RateLimitError) as info:
@@ -179,8 +194,7 @@ def test_a_lost_answer_is_retried_and_the_server_applies_it_once(
     meterd_server: Server, api_key: str
 ) -> None:
     transport = LoseFirstAnswer()
-    with Meterd(api_key, base_url=meterd_server.url, transport=transport,
-                retry_backoff=0.001) as c:
+    with Meterd(api_key, base_url=meterd_server.url, transport=transport, retry_backoff=0.001) as c:
         created = c.customers.create(key="once", name="Once")
         assert len(transport.requests) == 2
         assert [x.key for x in c.customers.list()] == ["once"]
@@ -191,9 +205,14 @@ def test_a_lost_answer_is_retried_and_the_server_applies_it_once(
         key = {"Idempotency-Key": "fixed"}
         c._http.request("POST", "/api/v1/customers", json={"key": "a", "name": "a"}, headers=key)
         with pytest.raises(IdempotencyConflictError) as info:
-            c._http.request("POST", "/api/v1/customers", json={"key": "b", "name": "b"},
-                            headers=key)
+            c._http.request(
+                "POST", "/api/v1/customers", json={"key": "b", "name": "b"}, headers=key
+            )
         assert info.value.status == 409 and info.value.code == "idempotency_key_reused"
         with pytest.raises(BadRequestError):
-            c._http.request("POST", "/api/v1/customers", json={"key": "c", "name": "c"},
-                            headers={"Idempotency-Key": "x" * 300})
+            c._http.request(
+                "POST",
+                "/api/v1/customers",
+                json={"key": "c", "name": "c"},
+                headers={"Idempotency-Key": "x" * 300},
+            )

@@ -30,8 +30,8 @@ def shape(fn: Any) -> list[tuple[str, Any, Any]]:
 
 
 def test_sync_and_async_clients_have_the_same_methods_and_signatures() -> None:
-    sync = Meterd("k", transport=httpx.MockTransport(lambda r: httpx.Response(200)))
-    aio = AsyncMeterd("k", transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    sync = Meterd("k", transport=httpx.MockTransport(lambda _r: httpx.Response(200)))
+    aio = AsyncMeterd("k", transport=httpx.MockTransport(lambda _r: httpx.Response(200)))
     assert shape(Meterd.__init__) == shape(AsyncMeterd.__init__)
     s, a = public(sync), public(aio)
     assert s.keys() == a.keys()
@@ -53,16 +53,22 @@ def test_sync_and_async_clients_have_the_same_methods_and_signatures() -> None:
 def test_generated_sync_code_is_current(tmp_path: Path) -> None:
     package = tmp_path / "meterd_client"
     shutil.copytree(SDK / "src" / "meterd_client", package)
-    subprocess.run([sys.executable, str(SDK / "scripts" / "unasync.py"), str(package)],
-                   check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, str(SDK / "scripts" / "unasync.py"), str(package)], check=True, timeout=120
+    )
     for path in sorted((package / "_sync").glob("*.py")):
         current = SDK / "src" / "meterd_client" / "_sync" / path.name
         assert path.read_text() == current.read_text(), f"run sdk/scripts/unasync.py ({path.name})"
 
 
 def test_mypy_strict_is_clean() -> None:
-    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "src"], cwd=SDK,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "src"],
+        cwd=SDK,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-4000:]
     assert (SDK / "src" / "meterd_client" / "py.typed").exists()
 
@@ -90,16 +96,26 @@ def test_errors_map_from_status_and_code(status: int, code: str, cls: type) -> N
     body_ = dumps({"code": code, "detail": "why", "instance": "urn:request:abc"})
     error = errors.error_for(status, body_, {})
     assert type(error) is cls
-    assert (error.status, error.code, error.detail, error.request_id) == (status, code, "why", "abc")
+    fields = (error.status, error.code, error.detail, error.request_id)
+    assert fields == (status, code, "why", "abc")
     assert isinstance(error, errors.MeterdError) and "abc" in str(error)
 
 
 def test_error_details_without_a_problem_body() -> None:
     error = errors.error_for(502, b"<html>bad gateway</html>", {"x-request-id": "r9"})
-    assert (error.code, error.detail, error.request_id) == ("http_502", "<html>bad gateway</html>",
-                                                           "r9")
-    issues = {"extensions": {"validationErrors": [
-        {"field": "Idempotency-Key", "code": "invalid", "message": "too long"}, "junk"]}}
+    assert (error.code, error.detail, error.request_id) == (
+        "http_502",
+        "<html>bad gateway</html>",
+        "r9",
+    )
+    issues = {
+        "extensions": {
+            "validationErrors": [
+                {"field": "Idempotency-Key", "code": "invalid", "message": "too long"},
+                "junk",
+            ]
+        }
+    }
     error = errors.error_for(400, dumps(issues), {})
     assert isinstance(error, errors.IdempotencyKeyError)
     assert error.issues == (errors.Issue("Idempotency-Key", "invalid", "too long"),)
@@ -119,8 +135,11 @@ def test_wire_encoding() -> None:
     assert dumps([naive, timedelta(hours=1)]) == b'["2026-01-01T10:00:00.000005Z","PT3600S"]'
     east = datetime(2026, 1, 1, 10, tzinfo=timezone(timedelta(hours=2)))
     assert params(from_=east, flag=False, none=None, many=["a", "b"], m={"k": "v"}) == [
-        ("from", "2026-01-01T08:00:00.000000Z"), ("flag", "false"),
-        ("many", "a"), ("many", "b"), ("m", '{"k":"v"}'),
+        ("from", "2026-01-01T08:00:00.000000Z"),
+        ("flag", "false"),
+        ("many", "a"),
+        ("many", "b"),
+        ("m", '{"k":"v"}'),
     ]
     assert params(to=naive) == [("to", "2026-01-01T10:00:00.000005Z")]
     assert body(event_type="x", group_by=None, extra={"raw": 1}) == {"eventType": "x", "raw": 1}
