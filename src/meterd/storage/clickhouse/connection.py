@@ -28,8 +28,13 @@ import pyarrow as pa
 from meterd.core.errors import NotSupportedError, UnavailableError
 
 Params = dict[str, Any]
+# Copies of one row share their sorting key, which holds ``time``, so they
+# share their monthly partition: FINAL never needs to merge across partitions.
+_FINAL = {"do_not_merge_across_partitions_select_final": 1}
 # Strings come back as text, not bytes, and results are Arrow tables.
-_ARROW_OUT = "output_format_arrow_string_as_string = 1"
+_ARROW_OUT = ", ".join(
+    f"{k} = {v}" for k, v in {"output_format_arrow_string_as_string": 1, **_FINAL}.items()
+)
 
 
 class Driver(Protocol):
@@ -208,7 +213,7 @@ class HttpDriver:
         self.database = (parts.path or "/").strip("/") or "default"
         # Any other query parameter is a ClickHouse setting for every
         # statement, e.g. insert_quorum=2 on a replicated cluster.
-        self._settings: dict[str, Any] = {"async_insert": 0}
+        self._settings: dict[str, Any] = {"async_insert": 0, **_FINAL}
         if self.cluster is not None:
             # Acknowledge an insert once the shards have it, not once it is
             # queued on the node that received it.

@@ -82,14 +82,15 @@ def to_number(expr: str) -> str:
 
 
 def extract_number(path: str, column: str = "data") -> str:
-    # Numeric strings count as numbers, as in the other backends; objects,
-    # arrays and booleans never parse.
+    # Numeric strings count as numbers, as in the other backends, but only
+    # when all of the string is one; ClickHouse's own reading of a string
+    # would take a numeric prefix. Objects, arrays and booleans read as NULL.
     args = _path_args(path)
-    text = (
-        f"if(JSONType({column}{args}) = 'String', JSONExtractString({column}{args}), "
-        f"JSONExtractRaw({column}{args}))"
+    return (
+        f"if(JSONType({column}{args}) = 'String', "
+        f"{to_number(f'JSONExtractString({column}{args})')}, "
+        f"JSONExtract({column}{args}, 'Nullable(Decimal(38, {SCALE}))'))"
     )
-    return to_number(f"toNullable({text})")
 
 
 _NEGATIVE = {"$ne", "$nin", "$ncontains", "$nlike", "$nilike"}
