@@ -10,7 +10,8 @@ another with ``?schema=``):
 * ``event_keys``: one row per (namespace, source, id): the dedupe claim. A
   partitioned table's unique keys must include the partition key, so the
   claim cannot be a constraint on ``events`` itself; it is written in the
-  same transaction as the rows, so both commit or neither does.
+  same transaction as the rows, so both commit or neither does. It keeps the
+  event's ``time``, which finds the row (and its partition) for a deletion.
 * ``commit_clock``: one row whose lock orders commits (see ``store``).
 * ``schema_version``: which migrations ran. ``meterd migrate`` applies them;
   servers refuse to open an older schema.
@@ -71,6 +72,7 @@ MIGRATIONS: list[list[str]] = [
         f"CREATE INDEX ON {{s}}.{EVENTS} (namespace, time, source, id)",
         f"""CREATE TABLE {{s}}.{KEYS} (
             {_text("namespace")}, {_text("source")}, {_text("id")},
+            time timestamptz NOT NULL,
             stored_at timestamptz NOT NULL,
             PRIMARY KEY (namespace, source, id)
         )""",

@@ -72,8 +72,8 @@ def _append_sql(schema: str) -> str:
 WITH incoming AS (
     SELECT * FROM unnest({arrays}) WITH ORDINALITY AS t({names}, ord)
 ), claimed AS (
-    INSERT INTO {schema}.{KEYS} (namespace, source, id, stored_at)
-    SELECT namespace, source, id, %(stored_at)s FROM incoming ORDER BY ord
+    INSERT INTO {schema}.{KEYS} (namespace, source, id, time, stored_at)
+    SELECT namespace, source, id, time, %(stored_at)s FROM incoming ORDER BY ord
     ON CONFLICT DO NOTHING
     RETURNING namespace, source, id
 ), firsts AS (
@@ -185,6 +185,31 @@ class PostgresEventStore:
                 for b, count in cur.fetchall():
                     out[b] = int(count)
         return out
+
+    def delete_events(self, namespace: str, keys: list[tuple[str, str]]) -> list[StoredEvent]:
+        """Delete events by (source, id) with their dedupe claims; returns what was deleted.
+
+        A deleted key is free again, so a correction may send the same id anew.
+        """
+        if not keys:
+            if self._pool.closed:
+                raise UnavailableError("event store is closed")
+            return []
+        s = self.schema
+        columns = ", ".join(f"e.{c}" for c in COLUMNS.split(", "))
+        sql = f"""
+WITH gone AS (
+    DELETE FROM {s}.{KEYS} k
+    USING unnest(%(sources)s::text[], %(ids)s::text[]) AS d(source, id)
+    WHERE k.namespace = %(ns)s AND k.source = d.source AND k.id = d.id
+    RETURNING k.namespace, k.source, k.id, k.time
+)
+DELETE FROM {s}.{EVENTS} e USING gone g
+WHERE e.namespace = g.namespace AND e.time = g.time AND e.source = g.source AND e.id = g.id
+RETURNING {columns}"""
+        params = {"ns": namespace, "sources": [k[0] for k in keys], "ids": [k[1] for k in keys]}
+        with self._pool.connection() as conn, conn.transaction():
+            return [_event(r) for r in conn.execute(sql, params).fetchall()]
 
     def prune_keys(self) -> int:
         """Forget dedupe claims older than the window; returns how many."""
