@@ -76,3 +76,58 @@ def test_subscription_lifecycle_and_entitlements(
     fields = {e["field"] for e in bad["model"]["extensions"]["validationErrors"]}
     assert fields == {"customPlan.billingCadence", "customPlan.phases"}
     assert out["unknown_plan"]["status"] == 404
+
+
+def test_subscription_edits_grants_and_addons(
+    openmeter_python: Path, sdk_server: SdkServer, tmp_path: Path
+) -> None:
+    out: dict[str, Any] = run_sdk(
+        openmeter_python,
+        "subscriptions_edits",
+        url=sdk_server.url,
+        token=sdk_server.admin,
+        workdir=tmp_path,
+        inputs={"prefix": "sdk_sube"},
+    )
+    f, extra = out["features"], out["extra"]
+    assert out["access_granted"][f["tokens"]]["balance"] == 1500.0
+    assert set(out["access_added"]) == {f["tokens"], f["limits"], f["sso"]}
+    assert set(out["access_removed"]) == {f["tokens"], f["sso"]}
+    promo = out["with_promo"]["phases"]
+    assert [p["key"] for p in promo] == ["default", "promo"]
+    assert promo[0]["activeTo"] == promo[1]["activeFrom"]
+    assert [i["key"] for i in promo[0]["items"]] == ["base", "tokens", "sso"]
+    assert promo[0]["timelines"]["limits"] == 1
+    stretched = out["stretched"]["phases"]
+    assert stretched[1]["activeFrom"] > promo[1]["activeFrom"]
+    assert out["without_promo"] == ["default"]
+    bad = out["bad_edit"]
+    assert bad["status"] == 400
+    assert bad["model"]["extensions"]["validationErrors"][0]["field"] == (
+        "customizations[0].phaseKey"
+    )
+    (phase,) = out["scheduled_edit"]["phases"]
+    tokens = next(i for i in phase["items"] if i["key"] == "tokens")
+    assert tokens["activeTo"] == out["scheduled_edit"]["period"][1]
+    assert f["tokens"] in out["access_scheduled_edit"]
+    (phase,) = out["unscheduled_edit"]["phases"]
+    assert next(i for i in phase["items"] if i["key"] == "tokens")["activeTo"] is None
+
+    created = out["addon_created"]
+    assert (created["quantity"], created["addon"][1:], created["rateCards"]) == (
+        2,
+        ["sdk_sube_seats", 1, "multiple"],
+        ["seat"],
+    )
+    assert created["timeline"] == [[2, created["activeFrom"], None]]
+    assert out["addon_again"]["status"] == 409
+    assert extra in out["access_addon"]
+    assert out["addon_list"] == [created]
+    assert out["addon_got"] == created
+    assert out["edit_with_addon"]["status"] == 409
+    more = out["addon_more"]
+    assert [t[0] for t in more["timeline"]] == [2, 3]
+    ended = out["addon_ended"]
+    assert ended["quantity"] == 0
+    assert ended["activeTo"] == ended["timeline"][-1][1]
+    assert extra not in out["access_addon_ended"]

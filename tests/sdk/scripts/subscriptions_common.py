@@ -11,6 +11,7 @@ from openmeter.models import (
     FeatureCreateInputs,
     FlatPriceWithPaymentTerm,
     MeterCreate,
+    PlanAddonCreate,
     PlanCreate,
     PlanPhase,
     RateCardBooleanEntitlement,
@@ -57,7 +58,10 @@ def customer(c: Client, key: str) -> str:
     return str(made.id)
 
 
-def plan(c: Client, key: str, f: dict[str, str], base: str, trial: bool) -> Any:
+def plan(
+    c: Client, key: str, f: dict[str, str], base: str, trial: bool, offer: str | None = None
+) -> Any:
+    """A published plan; ``offer`` is an add-on id its default phase offers."""
     phases = []
     if trial:
         sso = flat(
@@ -89,6 +93,10 @@ def plan(c: Client, key: str, f: dict[str, str], base: str, trial: bool) -> Any:
     made = c.plans.create(
         PlanCreate(key=key, name=key.title(), currency="USD", billing_cadence="P1M", phases=phases)
     )
+    if offer is not None:
+        c.plan_addons.create(
+            made.id, PlanAddonCreate(addon_id=offer, from_plan_phase="default", max_quantity=5)
+        )
     return c.plans.publish(made.id)
 
 

@@ -70,12 +70,11 @@ def _item(item: Item, span: Span, currency: str) -> dict[str, Any]:
     )
 
 
-def _flattened(versions: list[Item], span: Span, at: datetime) -> Item:
-    """The version of one key that stands for the phase: running at ``at``, else the
-    last of a phase that has ended, else the first."""
-    for v in versions:
-        if item_span(v, span).contains(at):
-            return v
+def _flattened(versions: list[Item], span: Span, at: datetime) -> Item | None:
+    """The version of one key that stands for the phase: in a running phase the one
+    running at ``at`` (none once removed), in an ended phase the last, else the first."""
+    if span.contains(at):
+        return next((v for v in versions if item_span(v, span).contains(at)), None)
     if span.end is not None and span.end <= at:
         return versions[-1]
     return versions[0]
@@ -91,7 +90,11 @@ def _phase(p: Phase, span: Span, currency: str, at: datetime) -> dict[str, Any]:
         "key": p.key,
         "name": p.name,
         "activeFrom": span.start,
-        "items": [_item(_flattened(v, span, at), span, currency) for v in timelines.values()],
+        "items": [
+            _item(shown, span, currency)
+            for v in timelines.values()
+            if (shown := _flattened(v, span, at)) is not None
+        ],
         "itemTimelines": {k: [_item(i, span, currency) for i in v] for k, v in timelines.items()},
         "createdAt": p.created_at,
         "updatedAt": p.updated_at,
