@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Callable
@@ -11,6 +12,14 @@ from typing import Any
 
 from meterd.core.clock import Clock, SystemClock
 from meterd.domain.auth import AuthService
+from meterd.domain.billing import (
+    CustomerDirectory,
+    Invoice,
+    InvoiceActions,
+    InvoiceService,
+    MeteredUsage,
+    ProfileService,
+)
 from meterd.domain.catalog.addons import AddonService
 from meterd.domain.catalog.plans import PlanService
 from meterd.domain.compat import AccessTokens, EventCorrections, ExternalIds
@@ -36,9 +45,14 @@ from meterd.settings import Settings
 from meterd.storage import duckdb_path, resolve, scheme_of
 from meterd.storage.groupcommit import GroupCommitStore
 from meterd.workers.balances import EntitlementBalances, FeatureRefs, ResetAnnouncer
+from meterd.workers.billing import BillingWorker
 from meterd.workers.notifications import NotificationWorker
 from meterd.workers.subscription_sync import SubscriptionSweep
 from meterd.workers.webhooks import WebhookSender
+
+log = logging.getLogger("meterd.bootstrap")
+# How often the billing worker looks for due invoices when nothing wakes it.
+BILLING_POLL_SECONDS = 2.0
 
 
 @dataclass
@@ -62,6 +76,9 @@ class Container:
     corrections: EventCorrections
     subscriptions: SubscriptionService
     idempotency: IdempotencyService
+    billing_profiles: ProfileService
+    invoices: InvoiceService
+    invoice_actions: InvoiceActions
     _closers: list[Any] = field(default_factory=list)
     # Probes behind /readyz.
     readiness: Readiness = field(default_factory=Readiness)
@@ -213,8 +230,14 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         external_ids=ExternalIds(state, clock),
         access_tokens=AccessTokens(auth, state, clock),
         corrections=EventCorrections(grouped, customers, entitlements, state),
+        **build_billing(state, customers, meters, features, usage, clock),
     )
     container.background.append(SubscriptionSweep(container.subscriptions))
+    billing_worker = BillingWorker(
+        container.invoices, container.invoice_actions, poll_seconds=BILLING_POLL_SECONDS
+    )
+    container.background.append(billing_worker)
+    container.invoices.on_change(InvoiceAnnouncements(notifications, clock))
     container._closers.extend([state.close, grouped.close])
     container.readiness.checks.update(state=state_probe(state), events=event_probe(raw_events))
     if settings.dedupe_window_seconds and scheme_of(settings.event_url()).startswith("postgresql"):
@@ -226,6 +249,43 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     if worker is not None:
         container.background.append(worker)
     return container
+
+
+def build_billing(
+    state: Any,
+    customers: CustomerService,
+    meters: MeterService,
+    features: FeatureService,
+    usage: UsageReader,
+    clock: Clock,
+) -> dict[str, Any]:
+    profiles = ProfileService(state, CustomerDirectory(customers), clock)
+    invoices = InvoiceService(state, profiles, MeteredUsage(features, meters, usage), clock)
+    return {
+        "billing_profiles": profiles,
+        "invoices": invoices,
+        "invoice_actions": InvoiceActions(invoices),
+    }
+
+
+class InvoiceAnnouncements:
+    """Announces invoices to ``invoice.created`` / ``invoice.updated`` rules."""
+
+    def __init__(self, notifications: NotificationService, clock: Clock) -> None:
+        self._notifications = notifications
+        self._clock = clock
+
+    def __call__(self, invoice: Invoice, created: bool) -> None:
+        from meterd.api.v1.billing_wire import invoice as invoice_wire
+
+        kind = "invoice.created" if created else "invoice.updated"
+        payload = invoice_wire(invoice, self._clock.now())
+        key = f"{invoice.id}:{invoice.extended_status}:{invoice.updated_at.isoformat()}"
+        try:
+            self._notifications.notify(invoice.namespace, kind, payload, dedupe_key=key)
+        except Exception:
+            # The invoice has committed; a notification failure must not undo it.
+            log.exception("cannot announce invoice %s", invoice.id)
 
 
 def build_notifications(

@@ -18,6 +18,9 @@ from meterd.api.container import ContainerLike
 from meterd.api.params import SLASH
 from meterd.api.v1 import (
     addons,
+    apps,
+    billing,
+    billing_invoices,
     customers,
     entitlements,
     events,
@@ -161,6 +164,8 @@ def create_app(container: ContainerLike) -> FastAPI:
     app.include_router(customers.router)
     for context in (features, entitlements, notifications, portal, plans, addons, subscriptions):
         app.include_router(context.router)
+    for billing_router in (billing.router, billing_invoices.router, apps.router):
+        app.include_router(billing_router)
     for router in COMPAT_ROUTERS:
         app.include_router(router)
 

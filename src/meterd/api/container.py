@@ -6,6 +6,7 @@ from typing import Protocol
 
 from meterd.core.clock import Clock
 from meterd.domain.auth import AuthService
+from meterd.domain.billing import InvoiceActions, InvoiceService, ProfileService
 from meterd.domain.catalog.addons import AddonService
 from meterd.domain.catalog.plans import PlanService
 from meterd.domain.compat import AccessTokens, EventCorrections, ExternalIds
@@ -40,6 +41,9 @@ class ContainerLike(Protocol):
     subscriptions: SubscriptionService
     idempotency: IdempotencyService
     console_secret: bytes
+    billing_profiles: ProfileService
+    invoices: InvoiceService
+    invoice_actions: InvoiceActions
 
 
     def announce_reset(self, namespace: str, entitlement_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from meterd.storage.sql.addons import AddonQueries
+from meterd.storage.sql.billing import BillingQueries
 from meterd.storage.sql.compat import CompatIdQueries
 from meterd.storage.sql.customers import CustomerQueries
 from meterd.storage.sql.entitlements import EntitlementQueries
@@ -32,6 +33,7 @@ class SqlStateStore(
     SnapshotQueries,
     PlanQueries,
     AddonQueries,
+    BillingQueries,
     CompatIdQueries,
     IdempotencyQueries,
     SubscriptionQueries,
