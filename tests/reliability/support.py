@@ -22,7 +22,8 @@ import httpx
 
 from tests.support.server import Server
 
-PUBLIC = {"/healthz", "/openapi.json", "/docs"}
+# Adding an unauthenticated route means adding it here, on purpose.
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"}
 PORTAL_MARK = "/portal/meters/"
 METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -31,7 +32,8 @@ METHODS = ("get", "put", "post", "delete", "patch")
 class Operation:
     method: str
     path: str
-    # ingest, read, write, portal (portal token only) or public
+    # ingest, read, write, portal (portal token only), public, or compat (a
+    # compatibility layer with its own credentials and error shape)
     needs: str
     params: tuple[str, ...]
     # Required query parameters: a bare call is then a 400, not a success.
@@ -81,9 +83,16 @@ def declared_needs() -> dict[tuple[str, str], str]:
     return out
 
 
+def native(path: str) -> bool:
+    """meterd's own API, as opposed to the compatibility layers beside it."""
+    return path.startswith(("/api/v1/", "/api/v2/"))
+
+
 def needs_of(method: str, path: str, declared: dict[tuple[str, str], str]) -> str:
     if path in PUBLIC:
         return "public"
+    if not native(path):
+        return "compat"
     if PORTAL_MARK in path:
         return "portal"
     if (method, path) in declared:
