@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from meterd.core.clock import FrozenClock
+from meterd.workers.subscription_sync import SubscriptionSweep
 from tests.subscriptions.support import ANCHOR, Api, plan_body
 
 
@@ -75,3 +77,28 @@ def test_cancel_now_removes_entitlements_and_later_keeps_them(api: Api, clock: F
     inactive = api.ok("GET", "/api/v1/customers/acme/subscriptions?status=inactive")
     assert inactive["totalCount"] == 1
     assert api.ok("GET", "/api/v1/customers/acme/subscriptions?status=active")["totalCount"] == 0
+
+
+def test_a_feature_held_by_hand_refuses_the_subscription(api: Api) -> None:
+    api.publish(plan_body("pro", trial=False))
+    manual = {"type": "static", "featureKey": "limits", "config": '{"seats": 1}'}
+    api.ok("POST", "/api/v2/customers/acme/entitlements", manual, 201)
+    body = {"customerKey": "acme", "plan": {"key": "pro"}}
+    r = api("POST", "/api/v1/subscriptions", body)
+    assert r.status_code == 409 and "limits" in r.json()["detail"]
+    assert api.ok("GET", "/api/v1/customers/acme/subscriptions")["totalCount"] == 0
+
+
+def test_the_sweep_starts_the_next_phase_on_its_own(api: Api, clock: FrozenClock) -> None:
+    api.publish(plan_body("pro"))
+    api.ok("POST", "/api/v1/subscriptions", {"customerKey": "acme", "plan": {"key": "pro"}}, 201)
+    sweep = SubscriptionSweep(api.c.subscriptions, interval=0.02)
+    clock.advance(timedelta(days=31))
+    sweep.start()
+    try:
+        deadline = time.monotonic() + 10
+        while set(api.access("acme")) != {"tokens", "limits"} and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        sweep.stop()
+    assert set(api.access("acme")) == {"tokens", "limits"}

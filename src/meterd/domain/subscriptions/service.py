@@ -281,6 +281,7 @@ class SubscriptionService(AddonOps):
             sub.namespace, sub.customer_id, target, at, target.billing_anchor or sub.billing_anchor
         )
         self._admit(nxt, ignore=[sub.id])
+        self._sync.check(sub.namespace, sub.customer_id, [nxt], at)
         self._store.insert_subscription(nxt)
         self._commit([current, nxt])
         return current, nxt
