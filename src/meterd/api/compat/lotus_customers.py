@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +18,7 @@ from meterd.api.compat.lotus_common import (
     email_of,
     pricing_unit,
 )
+from meterd.api.compat.lotus_invoices import customer_invoices
 from meterd.api.params import json_body, obj
 from meterd.api.responses import JSON
 from meterd.core.errors import NotFoundError, ValidationError
@@ -41,12 +43,13 @@ def _address(cu: Customer) -> dict[str, Any] | None:
 
 
 def customer_view(cat: Catalog, cu: Customer) -> dict[str, Any]:
+    invoices = customer_invoices(cat.c, cat.namespace, cu)
     return {
         "customer_id": customer_id_of(cu),
         "email": email_of(cu),
         "customer_name": cu.name,
-        "invoices": [],
-        "total_amount_due": 0,
+        "invoices": invoices,
+        "total_amount_due": sum((i["cost_due"] for i in invoices), Decimal(0)),
         "subscriptions": [cat.record(s, cu) for s in cat.active(cu)],
         "integrations": {"stripe": None, "braintree": None},
         "default_currency": pricing_unit(cu.currency),

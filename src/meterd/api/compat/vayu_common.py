@@ -31,6 +31,10 @@ PLAN = "vayu.plan"
 ACCOUNT = "vayu.account"
 EVENT = "vayu.event"
 CONTRACT = "vayu.contract"
+INVOICE = "vayu.invoice"
+CREDIT = "vayu.credit"
+# The ledger entry of the credit an invoice used.
+CREDIT_USE = "vayu.credit_use"
 SOURCE = "vayu"
 
 

@@ -1,0 +1,104 @@
+"""Lotus credits and Vayu invoices and credits are meterd billing, in-process.
+
+A credit granted through either API is the customer's prepaid credit that
+an invoice then uses; the invoice and the ledger read back through Vayu,
+the remaining credit through Lotus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from meterd.api.app import create_app, wrap
+from meterd.bootstrap import Container, build
+from meterd.core.clock import FrozenClock
+from meterd.settings import Settings
+
+NOW = datetime(2024, 3, 1, tzinfo=UTC)
+HEX24 = re.compile(r"^[0-9a-f]{24}$")
+
+
+@pytest.fixture
+def container(tmp_path: Path) -> Iterator[Container]:
+    c = build(Settings(data_dir=tmp_path / "data", worker=False), FrozenClock(NOW))
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+class Client:
+    def __init__(self, c: Container) -> None:
+        self.app = wrap(create_app(c))
+        self.key = c.auth.create_key("ns", "admin", "admin")[1]
+        self.token = ""
+
+    def __call__(
+        self, method: str, path: str, body: Any = None, status: int = 200, **headers: str
+    ) -> Any:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://meterd") as cl:
+                return await cl.request(method, path, json=body, headers=headers)
+
+        if path.startswith("/vayu/") and not path.startswith("/vayu/login"):
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        else:
+            headers.setdefault("X-API-KEY", self.key)
+        r = asyncio.run(go())
+        assert r.status_code == status, r.text
+        return r.json() if r.content else None
+
+
+def test_credits_and_invoices(container: Container) -> None:
+    call = Client(container)
+    call.token = call("POST", "/vayu/login", {"refreshToken": call.key})["accessToken"]
+    made = call("POST", "/api/customers/", {"customer_id": "acme", "customer_name": "Acme",
+                                             "email": "billing@acme.io",
+                                             "default_currency_code": "USD"}, 201)  # fmt: skip
+    assert made["customer_id"] == "acme"
+    vayu_id = call("GET", "/vayu/customers/externalId/acme")["customer"]["id"]
+
+    lotus = call("POST", "/api/credits/", {"customer_id": "acme", "amount": 30,
+                                           "currency_code": "USD", "description": "Promo"},
+                 201)  # fmt: skip
+    assert (lotus["amount"], lotus["amount_remaining"], lotus["status"]) == (30, 30, "active")
+    call("POST", "/vayu/credits/grant", {"customerId": vayu_id, "creditAmount": 20})
+    call("POST", f"/api/credits/{lotus['credit_id']}/void/", status=501)
+    call("POST", "/vayu/credits/deduct", {"customerId": vayu_id, "creditAmount": 1}, status=501)
+
+    cid = call("GET", "/api/v1/customers/acme")["id"]
+    period = {"from": "2024-02-01T00:00:00Z", "to": "2024-03-01T00:00:00Z"}
+    line = {"name": "Platform", "period": period, "invoiceAt": "2024-03-01T00:00:00Z",
+            "price": {"type": "flat", "amount": "45"}}  # fmt: skip
+    call("POST", f"/api/v1/billing/customers/{cid}/invoices/pending-lines",
+         {"currency": "USD", "lines": [line]}, 201)  # fmt: skip
+    (issued,) = call("POST", "/api/v1/billing/invoices/invoice", {"customerId": cid}, 201)
+
+    listed = call("GET", f"/vayu/invoices?customerId={vayu_id}")
+    (inv,) = [i for i in listed["invoices"] if i["amount"] == float(issued["totals"]["total"])]
+    assert HEX24.match(inv["id"]) and inv["customerId"] == vayu_id
+    assert inv["revenueBreakdown"]["creditsUsed"] == 45
+    got = call("GET", f"/vayu/invoices/{inv['id']}")["invoice"]
+    assert got["id"] == inv["id"]
+    status = call("GET", f"/vayu/invoices/{inv['id']}/payment-status")
+    assert status["invoiceId"] == inv["id"]
+
+    entries = call("GET", f"/vayu/credits?customerId={vayu_id}")["entries"]
+    assert [(e["type"], e["amount"], e["balanceAfterEntry"]) for e in entries] == [
+        ("Grant", 30, 30),
+        ("Grant", 20, 50),
+        ("Deduct", 45, 5),
+    ]
+    shown = call("GET", "/api/customers/acme/")
+    assert [i["amount"] for i in shown["invoices"]] == [0]
+    remaining = call("GET", "/api/credits/?customer_id=acme")
+    assert [(c["amount"], c["amount_remaining"]) for c in remaining] == [(30, 0), (20, 5)]
