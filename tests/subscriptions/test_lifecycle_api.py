@@ -102,3 +102,31 @@ def test_the_sweep_starts_the_next_phase_on_its_own(api: Api, clock: FrozenClock
     finally:
         sweep.stop()
     assert set(api.access("acme")) == {"tokens", "limits"}
+
+
+def test_timing_starting_phase_and_reading_at_an_instant(api: Api) -> None:
+    api.publish(plan_body("pro"))
+    body: dict[str, object] = {
+        "customerKey": "acme",
+        "plan": {"key": "pro", "version": 1},
+        "timing": "next_billing_cycle",
+    }
+    r = api("POST", "/api/v1/subscriptions", body)
+    assert r.status_code == 400
+    assert r.json()["extensions"]["validationErrors"][0]["field"] == "timing"
+    body |= {"billingAnchor": "2024-01-15T00:00:00Z", "startingPhase": "default"}
+    sub = api.ok("POST", "/api/v1/subscriptions", body, 201)
+    assert (sub["status"], sub["activeFrom"], sub["billingAnchor"]) == (
+        "scheduled",
+        "2024-06-15T00:00:00Z",
+        "2024-06-15T00:00:00Z",
+    )
+    path = f"/api/v1/subscriptions/{sub['id']}"
+    assert [p["key"] for p in api.ok("GET", path)["phases"]] == ["default"]
+    later = api.ok("GET", path + "?at=2024-08-20T00:00:00Z")
+    assert later["alignment"]["currentAlignedBillingPeriod"] == {
+        "from": "2024-08-15T00:00:00Z",
+        "to": "2024-09-15T00:00:00Z",
+    }
+    r = api("POST", "/api/v1/subscriptions", body | {"plan": {"key": "pro", "version": 9}})
+    assert r.status_code == 404

@@ -14,13 +14,17 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from meterd.core.errors import ConflictError, MeterdError, NotFoundError
 from meterd.core.periods import format_rfc3339
 from meterd.domain.catalog.plans import RateCard
 from meterd.domain.entitlements import CreateEntitlementInput, EntitlementService
-from meterd.domain.subscriptions.models import EntitlementLink, Subscription, item_span
+from meterd.domain.subscriptions.models import (
+    EntitlementLink,
+    Subscription,
+    SubscriptionAddon,
+    item_span,
+)
 from meterd.domain.subscriptions.ports import SubscriptionStore
 
 log = logging.getLogger("meterd.subscriptions")
@@ -34,7 +38,9 @@ class Wanted:
     start: datetime
 
 
-def wanted_at(sub: Subscription, at: datetime, addons: Sequence[Any] = ()) -> dict[str, Wanted]:
+def wanted_at(
+    sub: Subscription, at: datetime, addons: Sequence[SubscriptionAddon] = ()
+) -> dict[str, Wanted]:
     """The entitlements the subscription grants at ``at``, by feature key."""
     out: dict[str, Wanted] = {}
     if sub.deleted_at is not None or not sub.span.contains(at):
