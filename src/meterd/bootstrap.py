@@ -20,6 +20,7 @@ from meterd.domain.billing import (
     MeteredUsage,
     ProfileService,
 )
+from meterd.domain.billing.subscription_lines import SubscriptionBilling
 from meterd.domain.catalog.addons import AddonService
 from meterd.domain.catalog.plans import PlanService
 from meterd.domain.compat import AccessTokens, EventCorrections, ExternalIds
@@ -238,6 +239,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     )
     container.background.append(billing_worker)
     container.invoices.on_change(InvoiceAnnouncements(notifications, clock))
+    subscription_billing = SubscriptionBilling(container.invoices, container.subscriptions, state)
+    container.invoices.before_invoicing(subscription_billing.sync_customer)
+    billing_worker.add_feeder(subscription_billing.sync_all)
     container._closers.extend([state.close, grouped.close])
     container.readiness.checks.update(state=state_probe(state), events=event_probe(raw_events))
     if settings.dedupe_window_seconds and scheme_of(settings.event_url()).startswith("postgresql"):

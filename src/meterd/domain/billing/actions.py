@@ -176,7 +176,7 @@ class InvoiceActions:
                 if due:
                     rest = [line for line in inv.lines if line.invoice_at > now]
                     tx.save(_remaining(inv, rest, now))
-                    collect_at = self._invoices.collect_after(inv, due)
+                    collect_at = self._invoices.collect_after(inv, due, now)
                     draft = self._flow.draft_from(tx, inv, due, now, collect_at=collect_at)
                     changed.append((draft, True))
             else:

@@ -60,7 +60,7 @@ def _sublines(line: Line, currency: str) -> list[SubLine]:
                 prorated = model.amount * line.proration
             model = FlatPrice(amount=prorated, payment_term=model.payment_term)
         priced = price(model, Usage(quantity=Decimal(1)), line.discounts or NO_DISCOUNTS)
-        return list(priced.lines)
+        return [*priced.lines, *_less_billed(line)]
     quantity = line.quantity if line.quantity is not None else ZERO
     usage = Usage(quantity=quantity)
     priced = price(model, usage, line.discounts or NO_DISCOUNTS)
@@ -73,11 +73,14 @@ def _sublines(line: Line, currency: str) -> list[SubLine]:
         )
         billed = sum((round_line(s.amount, currency) for s in earlier.lines), ZERO)
         subs.append(SubLine.once(LineKind.DISCOUNT, "previously invoiced", -billed))
-    if line.billed_amount is not None:
-        # A late-usage adjustment: what the period costs now, less what was
-        # already invoiced for it.
-        subs.append(SubLine.once(LineKind.DISCOUNT, "previously invoiced", -line.billed_amount))
-    return subs
+    return [*subs, *_less_billed(line)]
+
+
+def _less_billed(line: Line) -> list[SubLine]:
+    """For a correction: what the period costs now, less what was already invoiced."""
+    if line.billed_amount is None:
+        return []
+    return [SubLine.once(LineKind.DISCOUNT, "previously invoiced", -line.billed_amount)]
 
 
 def _detail(sub: SubLine, currency: str, previously_billed: bool) -> DetailedLine:

@@ -7,7 +7,7 @@ actions on invoices themselves are in ``meterd.domain.billing.actions``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -66,6 +66,27 @@ def _remaining(gathering: Invoice, lines: Sequence[Line], now: datetime) -> Invo
     return replace(gathering, lines=tuple(lines), updated_at=now, deleted_at=deleted)
 
 
+def _correction(invoiced: Line, line: Line, billed: Mapping[str, Line]) -> Line | None:
+    """A line that corrects an invoiced period whose end has since moved.
+
+    It charges the period as it now is, less what was invoiced; a period cut
+    short by a cancellation gives money back this way.
+    """
+    if invoiced.period_end == line.period_end or invoiced.adjusts is not None:
+        return None
+    key = f"{line.source_key}@{line.period_end.isoformat()}"
+    if key in billed:
+        return None
+    t = invoiced.totals
+    return replace(
+        line,
+        name=f"Correction: {line.name}",
+        source_key=key,
+        billed_amount=t.amount + t.charges_total - t.discounts_total,
+        adjusts=invoiced.id,
+    )
+
+
 def _profile_tax(invoice: Invoice) -> TaxConfig | None:
     return invoice.workflow.default_tax_config
 
@@ -84,10 +105,15 @@ class InvoiceService:
         self._usage = usage
         self._clock = clock
         self._announce: InvoiceAnnouncer = announce
+        self._before_invoicing: list[Callable[[str, str], object]] = []
         self.flow = Flow(usage, _profile_tax)
 
     def on_change(self, announce: InvoiceAnnouncer) -> None:
         self._announce = announce
+
+    def before_invoicing(self, sync: Callable[[str, str], object]) -> None:
+        """Run ``sync(namespace, customer_id)`` before a customer is invoiced on request."""
+        self._before_invoicing.append(sync)
 
     @property
     def store(self) -> InvoiceStore:
@@ -167,20 +193,36 @@ class InvoiceService:
         is_new = gathering is None
         if gathering is None:
             gathering = template
-        known: set[str | None] = set()
+        billed: dict[str, Line] = {}
         if any(line.source_key for line in lines):
             for inv in tx.customer_invoices(namespace, customer_id):
-                known.update(line.source_key for line in inv.lines if line.source_key)
-            known.update(line.source_key for line in gathering.lines if line.source_key)
-        added = tuple(
-            replace(line, created_at=now, updated_at=now)
-            for line in lines
-            if line.source_key is None or line.source_key not in known
-        )
-        updated = replace(gathering, lines=(*gathering.lines, *added), updated_at=now)
+                if not inv.is_gathering:
+                    billed.update((ln.source_key, ln) for ln in inv.lines if ln.source_key)
+        pending = {ln.source_key: ln for ln in gathering.lines if ln.source_key}
+        kept = list(gathering.lines)
+        added: list[Line] = []
+        for line in lines:
+            line = replace(line, created_at=now, updated_at=now)
+            key = line.source_key
+            if key is None:
+                added.append(line)
+            elif key in pending:
+                if pending[key].period_end != line.period_end:
+                    # The period was cut short (a cancellation or plan change).
+                    kept = [line if ln.source_key == key else ln for ln in kept]
+                    added.append(line)
+            elif key in billed:
+                correction = _correction(billed[key], line, billed)
+                if correction is not None:
+                    added.append(correction)
+            else:
+                added.append(line)
+        fresh = {ln.id for ln in kept}
+        kept.extend(ln for ln in added if ln.id not in fresh)
+        updated = replace(gathering, lines=tuple(kept), updated_at=now)
         if added or not is_new:
             tx.save(updated)
-        return PendingResult(lines=added, invoice=updated, is_new=is_new and bool(added))
+        return PendingResult(lines=tuple(added), invoice=updated, is_new=is_new and bool(added))
 
     def create_pending_lines(
         self, namespace: str, customer_id: str, body: Mapping[str, Any]
@@ -200,6 +242,23 @@ class InvoiceService:
             invoice=preview,
             is_new=result.is_new,
         )
+
+    def drop_stale(self, namespace: str, customer_id: str, wanted: set[str]) -> None:
+        """Take pending subscription lines off when their period no longer exists."""
+        now = self._clock.now()
+        for gathering in self._store.customer_invoices(namespace, customer_id):
+            if not gathering.is_gathering:
+                continue
+            with self._store.locked_invoice(namespace, gathering.id) as (locked, tx):
+                if locked is None or not locked.is_gathering:
+                    continue
+                keep = [
+                    line
+                    for line in locked.lines
+                    if line.managed_by is not ManagedBy.SUBSCRIPTION or line.source_key in wanted
+                ]
+                if len(keep) != len(locked.lines):
+                    tx.save(_remaining(locked, keep, now))
 
     # --- simulation -----------------------------------------------------
 
@@ -251,6 +310,8 @@ class InvoiceService:
         issues.raise_if_any()
         assert isinstance(customer_id, str)
         customer = self._profiles.customer(namespace, customer_id)
+        for sync in self._before_invoicing:
+            sync(namespace, customer.id)
         now = self._clock.now()
         at = min(as_of or now, now)
         out: list[Invoice] = []
@@ -324,6 +385,9 @@ class InvoiceService:
             return min(line.invoice_at for line in invoice.lines)
         return None
 
-    def collect_after(self, invoice: Invoice, lines: Sequence[Line]) -> datetime:
-        end = max(line.period_end for line in lines)
-        return add_duration(end, invoice.workflow.collection_interval)
+    def collect_after(self, invoice: Invoice, lines: Sequence[Line], now: datetime) -> datetime:
+        """When usage of ``lines`` is complete: late events may still come until then."""
+        ends = [line.period_end for line in lines if line.is_usage]
+        if not ends:
+            return now
+        return add_duration(max(ends), invoice.workflow.collection_interval)
