@@ -174,3 +174,11 @@ def test_lotus_sdk_end_to_end(
     assert {sub["subscription_id"], switched["subscription_id"]} <= ended
     om_subs = ok(om.get("/api/v1/customers/c1/subscriptions"))
     assert len(om_subs["items"]) == 2
+
+    # Credits are meterd prepaid credit; they are fixed once granted.
+    credit = out["credit"]
+    assert (credit["amount"], credit["amount_remaining"], credit["status"]) == (25, 25, "active")
+    assert [c["credit_id"] for c in out["credits"]] == [credit["credit_id"]]
+    assert (out["credit_update"], out["credit_void"]) == (501, 501)
+    c2 = ok(om.get("/api/v1/customers/c2"))["id"]
+    assert ok(om.get(f"/api/v1/billing/customers/{c2}/credits"))

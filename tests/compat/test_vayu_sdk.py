@@ -187,3 +187,38 @@ def test_vayu_contracts_are_subscriptions(
     rules = om.get("/api/v1/notification/rules").json()["items"]
     thresholds = sorted(r["thresholds"][0]["value"] for r in rules)
     assert thresholds == [80, 100]
+
+
+def test_vayu_credits_and_invoices(
+    vayu_python: Path, compat_server: Server, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    t = tenant(compat_server, "vayu-billing")
+    om = t.om()
+    request.addfinalizer(om.close)
+    body = {"name": "Billed", "key": "billed", "currency": "USD"}
+    cid = om.post("/api/v1/customers", json=body).json()["id"]
+    grant = {"amount": "10", "currency": "USD"}
+    assert om.post(f"/api/v1/billing/customers/{cid}/credits", json=grant).status_code == 201
+    period = {"from": "2024-02-01T00:00:00Z", "to": "2024-03-01T00:00:00Z"}
+    line = {"name": "Platform", "period": period, "invoiceAt": "2024-03-01T00:00:00Z",
+            "price": {"type": "flat", "amount": "25"}}  # fmt: skip
+    pending = {"currency": "USD", "lines": [line]}
+    r = om.post(f"/api/v1/billing/customers/{cid}/invoices/pending-lines", json=pending)
+    assert r.status_code == 201, r.text
+    r = om.post("/api/v1/billing/invoices/invoice", json={"customerId": cid})
+    assert r.status_code == 201, r.text
+
+    out = run(vayu_python, "vayu_billing", t.url, t.admin, tmp_path, {"customer": "billed"})
+
+    assert out["deduct"] == 501
+    ledger = [(e["type"], e["amount"], e["balanceAfterEntry"]) for e in out["ledger"]["entries"]]
+    assert ledger == [("Grant", 10, 10), ("Deduct", 10, 0), ("Grant", 15, 15)]
+    assert all(HEX24.match(e["id"]) for e in out["ledger"]["entries"])
+    (inv,) = out["invoices"]["invoices"]
+    assert (inv["customerId"], inv["amount"]) == (out["customer_id"], 15)
+    assert inv["revenueBreakdown"]["creditsUsed"] == 10
+    assert out["invoice"]["invoice"]["id"] == inv["id"]
+    assert out["payment"]["invoiceId"] == inv["id"]
+    assert out["payment"]["total"] == 15
+    credits = om.get(f"/api/v1/billing/customers/{cid}/credits").json()
+    assert credits, credits

@@ -111,4 +111,14 @@ out["canceled"] = plain(
     client.cancel_subscription(subscription_id=new_sid, flat_fee_behavior="prorate")
 )
 out["ended"] = plain(client.list_subscriptions(customer_id="c1", status=["ended"]))
+
+credit = plain(
+    client.create_credit(customer_id="c2", amount=25, currency_code="USD", description="Welcome")
+)
+out["credit"] = credit
+out["credits"] = plain(client.list_credits(customer_id="c2"))
+out["credit_update"] = status(
+    lambda: client.update_credit(credit_id=credit["credit_id"], description="Changed")
+)
+out["credit_void"] = status(lambda: client.void_credit(credit_id=credit["credit_id"]))
 emit(out)
