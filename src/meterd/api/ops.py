@@ -50,7 +50,12 @@ def observe(scope: MutableMapping[str, Any], kind: str, status: int, started: fl
             method,
             path,
             status,
-            extra={"method": method, "path": path, "status": status, "ms": elapsed * 1000},
+            extra={
+                "method": method,
+                "path": path,
+                "status": status,
+                "ms": round(elapsed * 1000, 3),
+            },
         )
 
 

@@ -63,8 +63,12 @@ def log_config(fmt: str, level: str) -> dict[str, Any]:
         # uvicorn's own loggers propagate to the root handler, so they share
         # the format instead of printing through handlers of their own.
         "loggers": {
-            name: {"handlers": [], "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            # Migration steps are announced by meterd itself, not line by line.
+            "alembic": {"level": "WARNING"},
         },
     }
 
