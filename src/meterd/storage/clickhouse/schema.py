@@ -25,29 +25,31 @@ import pyarrow as pa
 from meterd.domain.events.models import EventBatch
 from meterd.storage.duckdb.schema import to_arrow
 
+# Within a subject, times ascend (Delta); ids and JSON bodies repeat their
+# shapes (ZSTD). Fingerprints are random and left as they are.
 _EVENT_COLUMNS = """
     namespace LowCardinality(String),
-    id String,
-    source String,
+    id String CODEC(ZSTD(1)),
+    source LowCardinality(String),
     specversion LowCardinality(String),
     type LowCardinality(String),
-    subject String,
-    time DateTime64(6, 'UTC'),
-    data Nullable(String),
+    subject String CODEC(ZSTD(1)),
+    time DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+    data Nullable(String) CODEC(ZSTD(1)),
     datacontenttype LowCardinality(Nullable(String)),
-    dataschema Nullable(String),
-    ingested_at DateTime64(6, 'UTC'),
-    stored_at DateTime64(6, 'UTC'),
+    dataschema Nullable(String) CODEC(ZSTD(1)),
+    ingested_at DateTime64(6, 'UTC') CODEC(ZSTD(1)),
+    stored_at DateTime64(6, 'UTC') CODEC(ZSTD(1)),
     f UInt64,
-    gen UInt32,
-    ver UInt64
+    gen UInt32 CODEC(ZSTD(1)),
+    ver UInt64 CODEC(ZSTD(1))
 """
 _KEY_COLUMNS = """
     f UInt64,
     namespace LowCardinality(String),
-    source String,
-    id String,
-    stored_at DateTime64(6, 'UTC')
+    source LowCardinality(String),
+    id String CODEC(ZSTD(1)),
+    stored_at DateTime64(6, 'UTC') CODEC(ZSTD(1))
 """
 _EVENTS_LAYOUT = (
     "PARTITION BY toYYYYMM(time) ORDER BY (namespace, type, subject, time, source, id, gen)"
