@@ -66,9 +66,8 @@ async def track(request: Request, who: Principal = INGEST) -> JSON:
             good.append(_event(raw))
         except ValidationError as exc:
             ident = raw.get("idempotency_id") if isinstance(raw, dict) else None
-            failed[ident if isinstance(ident, str) and ident else f"no_idempotency_id_{i}"] = (
-                exc.detail
-            )
+            reason = exc.issues[0].message if exc.issues else exc.detail
+            failed[ident if isinstance(ident, str) and ident else f"no_idempotency_id_{i}"] = reason
     # Duplicates count as accepted, as in Lotus: the first copy is what counts.
     await ingest(c, who.namespace, SOURCE, good)
     if not failed:

@@ -111,6 +111,7 @@ def error_body(exc: MeterdError) -> tuple[int, dict[str, Any]]:
     kind, code = _KINDS.get(status, ("api_error", "internal_error"))
     body: dict[str, Any] = {"type": kind, "code": code or exc.code, "message": exc.detail}
     if isinstance(exc, ValidationError) and exc.issues:
+        body["code"] = exc.issues[0].code
         body["param"] = exc.issues[0].field
         body["params"] = [{"param": i.field, "message": i.message} for i in exc.issues]
     return status, body
