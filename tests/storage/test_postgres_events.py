@@ -132,3 +132,25 @@ def test_the_pruner_forgets_claims_past_the_window(schema: str) -> None:
     finally:
         pruner.stop()
         store.close()
+
+
+def test_reads_survive_the_database_dropping_every_connection(schema: str) -> None:
+    app = "meterd_" + schema
+    store = PostgresEventStore(
+        f"{url_for(schema)}&application_name={app}", FrozenClock(T0), migrate=True
+    )
+    try:
+        store.append([make_batch("ns", [Ev("a", T0)])])
+        assert store.count("ns") == 1
+        with psycopg.connect(plain(os.environ[PG_ENV]), autocommit=True) as conn:
+            (killed,) = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                [app],
+            ).fetchone() or (0,)
+        assert killed >= 1
+        time.sleep(0.2)  # let the backends exit before the store asks again
+        assert store.count("ns") == 1
+        assert store.append([make_batch("ns", [Ev("b", T0)])]) == [1]
+    finally:
+        store.close()

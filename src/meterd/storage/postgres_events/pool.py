@@ -22,7 +22,11 @@ def split_url(url: str) -> tuple[str, str | None]:
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = next((v for k, v in query if k == "schema"), None)
-    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    kept = [(k, v) for k, v in query if k != "schema"]
+    if not any(k == "application_name" for k, _ in kept):
+        # Operators find meterd's sessions in pg_stat_activity by this name.
+        kept.append(("application_name", "meterd"))
+    rest = urlencode(kept)
     return urlunsplit(("postgresql", parts.netloc, parts.path, rest, parts.fragment)), schema
 
 
@@ -56,6 +60,9 @@ class Pool:
                 yield conn
             except psycopg.OperationalError as exc:
                 conn.close()
+                # The database most likely restarted or dropped us: the idle
+                # connections are as dead as this one.
+                self._drop_idle()
                 raise UnavailableError(f"PostgreSQL event store failed: {exc}") from exc
             finally:
                 if conn.closed or conn.broken or self.closed:
@@ -66,9 +73,12 @@ class Pool:
         finally:
             self._slots.release()
 
-    def close(self) -> None:
-        self.closed = True
+    def _drop_idle(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+    def close(self) -> None:
+        self.closed = True
+        self._drop_idle()

@@ -223,6 +223,15 @@ RETURNING {columns}"""
     # -- reading -------------------------------------------------------------
 
     def _fetch(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        try:
+            with self._pool.connection() as conn:
+                return conn.execute(sql, params).fetchall()
+        except UnavailableError:
+            if self._pool.closed:
+                raise
+        # A database restart kills pooled connections; a read is safe to
+        # repeat once on a fresh one (appends are not retried: the caller
+        # must learn that its commit's outcome is unknown).
         with self._pool.connection() as conn:
             return conn.execute(sql, params).fetchall()
 
