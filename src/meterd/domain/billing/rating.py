@@ -85,8 +85,6 @@ def _less_billed(line: Line) -> list[SubLine]:
 
 def _detail(sub: SubLine, currency: str, previously_billed: bool) -> DetailedLine:
     name = sub.name
-    if sub.tier is not None:
-        name = f"{name} (tier {sub.tier})"
     kind = (
         "previously_invoiced"
         if previously_billed and sub.name == "previously invoiced"
