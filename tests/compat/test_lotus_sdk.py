@@ -165,6 +165,7 @@ def test_lotus_sdk_end_to_end(
 
     # Add-ons, switching, auto-renew off, cancel (with the SDK's "prorate").
     assert out["addon"]["addon"]["addon_id"] == "extra"
+    assert [a["addon"]["addon_id"] for a in out["addon"]["parent"]["addons"]] == ["extra"]
     assert out["addon_cancel"]["addon_subscription_id"] == out["addon"]["addon_subscription_id"]
     switched = out["switched"]
     assert switched["billing_plan"]["plan_id"] == "lotus_max"

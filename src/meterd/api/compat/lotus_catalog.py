@@ -14,6 +14,7 @@ from meterd.domain.customers import Customer, CustomerListQuery
 from meterd.domain.features import Feature
 from meterd.domain.meters import Meter
 from meterd.domain.subscriptions import Subscription
+from meterd.domain.subscriptions.models import SubscriptionAddon
 from meterd.domain.subscriptions.periods import period_at
 
 _PAGE = 1000
@@ -131,8 +132,32 @@ class Catalog:
             "customer": lightweight_customer(cu),
             "billing_plan": self.plan_ref(s),
             "fully_billed": False,
-            "addons": [],
+            "addons": [
+                self.addon(s, a)
+                for a in self.c.subscriptions.list_addons(self.namespace, s.id)
+                if a.quantity_at(self.now) > 0
+            ],
             "metadata": dict(s.metadata),
+        }
+
+    def addon(self, s: Subscription, a: SubscriptionAddon) -> dict[str, Any]:
+        """A Lotus add-on subscription record, as listed on its parent."""
+        start = a.timeline[0].active_from if a.timeline else a.created_at
+        stopped = [q.active_from for q in a.timeline if q.quantity == 0]
+        end = stopped[-1] if stopped and a.quantity_at(self.now) == 0 else self.end_of(s)
+        usage = any(card.type == "usage_based" for card in a.rate_cards)
+        recurring = any(card.billing_cadence for card in a.rate_cards)
+        return {
+            "addon_subscription_id": a.id,
+            "start_date": when(start),
+            "end_date": when(end),
+            "addon": {
+                "addon_name": a.name,
+                "addon_id": a.addon_key,
+                "addon_type": "usage_based" if usage else "flat",
+                "billing_frequency": "recurring" if recurring else "one_time",
+            },
+            "fully_billed": False,
         }
 
     def access_record(self, s: Subscription) -> dict[str, Any]:

@@ -61,9 +61,14 @@ def _metadata(raw: Any) -> dict[str, str] | None:
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
 
 
+def _after(cat: Catalog) -> Catalog:
+    # Read after a change: "now" moves past the instant the change took effect.
+    return Catalog(cat.c, cat.namespace)
+
+
 def _record(cat: Catalog, s: Subscription) -> dict[str, Any]:
     cu = cat.c.customers.get(cat.namespace, s.customer_id)
-    return cat.record(s, cu)
+    return _after(cat).record(s, cu)
 
 
 def _plan_body(cat: Catalog, body: dict[str, Any], key_field: str, version_field: str) -> Any:
@@ -104,7 +109,7 @@ async def create_subscription(request: Request, who: Principal = WRITE) -> JSON:
     sub = c.subscriptions.create(who.namespace, create)
     if body.get("end_date"):
         sub = _end(cat, sub, body["end_date"])
-    return JSON(cat.record(sub, cu), status_code=201)
+    return JSON(_after(cat).record(sub, cu), status_code=201)
 
 
 @router.get("/api/subscriptions/")
@@ -175,25 +180,17 @@ async def switch_plan(request: Request, subscription_id: str, who: Principal = W
 
 
 def _addon_record(cat: Catalog, s: Subscription, a: SubscriptionAddon) -> dict[str, Any]:
+    cat = _after(cat)
     cu = cat.c.customers.get(cat.namespace, s.customer_id)
-    start = a.timeline[0].active_from if a.timeline else a.created_at
-    stopped = [q.active_from for q in a.timeline if q.quantity == 0]
-    end = stopped[-1] if stopped and a.quantity_at(cat.now) == 0 else cat.end_of(s)
-    usage = any(card.type == "usage_based" for card in a.rate_cards)
-    recurring = any(card.billing_cadence for card in a.rate_cards)
-    parent = cat.record(s, cu) | {"plan_detail": cat.plan_ref(s)}
+    light = cat.addon(s, a)
+    recurring = light["addon"]["billing_frequency"] == "recurring"
     return {
         "addon_subscription_id": a.id,
         "customer": lightweight_customer(cu),
-        "addon": {
-            "addon_name": a.name,
-            "addon_id": a.addon_key,
-            "addon_type": "usage_based" if usage else "flat",
-            "billing_frequency": "recurring" if recurring else "one_time",
-        },
-        "start_date": when(start),
-        "end_date": when(end),
-        "parent": parent,
+        "addon": light["addon"],
+        "start_date": light["start_date"],
+        "end_date": light["end_date"],
+        "parent": cat.record(s, cu) | {"plan_detail": cat.plan_ref(s)},
         "fully_billed": False,
         "auto_renew": recurring and s.active_to is None,
         "metadata": dict(a.metadata),
