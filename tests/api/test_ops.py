@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,6 +173,59 @@ def test_json_formatter_outside_a_request_and_with_an_exception() -> None:
     assert "RuntimeError: boom" in out["exception"]
     with pytest.raises(ValueError, match="log format"):
         log_config("yaml", "info")
+
+
+def test_webhook_deliveries_are_counted_by_outcome(tmp_path: Path) -> None:
+    from meterd.domain.notifications import ChannelInput, RuleInput
+    from tests.notifications.receiver import Receiver
+
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        worker=True,
+        notification_poll_seconds=0.05,
+        webhook_timeout_seconds=2,
+        webhook_retry_window_seconds=0.5,
+    )
+    c = build(settings)
+    ok, refusing, down = Receiver().start(), Receiver(fail_first=1_000).start(), Receiver()
+    before = REGISTRY.render()
+    try:
+        for service in c.background:
+            service.start()
+        channels = []
+        for receiver in (ok, refusing, down):
+            channel = c.notifications.create_channel(
+                "ns", ChannelInput(type="WEBHOOK", name="hook", url=receiver.url)
+            )
+            receiver.secret = channel.signing_secret
+            channels.append(channel.id)
+        rule = RuleInput(type="invoice.created", name="r", channels=channels)
+        c.notifications.create_rule("ns", rule)
+        c.notifications.notify("ns", "invoice.created", {"id": "inv_1"})
+        ok.wait_for(1)
+        refusing.wait_for(1, accepted=False)
+        deadline = time.monotonic() + 15
+
+        def delta(outcome: str) -> float:
+            labels = f'outcome="{outcome}"'
+            now = REGISTRY.render()
+            name = "meterd_webhook_deliveries_total"
+            return sample(now, name, labels) - sample(before, name, labels)
+
+        while time.monotonic() < deadline and not (
+            delta("delivered") and delta("rejected") and delta("failed")
+        ):
+            time.sleep(0.05)
+        assert delta("delivered") == 1
+        assert delta("rejected") >= 1
+        assert delta("failed") >= 1
+        assert "meterd_webhook_deliveries_in_flight " in REGISTRY.render()
+    finally:
+        for service in reversed(c.background):
+            service.stop()
+        c.close()
+        ok.stop()
+        refusing.stop()
 
 
 def test_registry_renders_prometheus_text() -> None:

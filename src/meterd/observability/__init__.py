@@ -57,6 +57,9 @@ WEBHOOK_DELIVERIES = REGISTRY.counter(
     "Webhook POSTs made, by outcome (delivered, rejected, failed).",
     ("outcome",),
 )
+WEBHOOK_IN_FLIGHT = REGISTRY.gauge(
+    "meterd_webhook_deliveries_in_flight", "Webhook POSTs being sent right now."
+)
 WEBHOOK_SECONDS = REGISTRY.histogram(
     "meterd_webhook_delivery_duration_seconds", "Time one webhook POST took.", _SECONDS
 )
@@ -73,6 +76,7 @@ __all__ = [
     "QUERY_SECONDS",
     "REGISTRY",
     "WEBHOOK_DELIVERIES",
+    "WEBHOOK_IN_FLIGHT",
     "WEBHOOK_SECONDS",
     "Counter",
     "Gauge",

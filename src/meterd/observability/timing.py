@@ -6,6 +6,7 @@ They sit between the services and the concrete store or sender (wired in
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime
 from typing import Any, Protocol
@@ -13,7 +14,12 @@ from typing import Any, Protocol
 from meterd.domain.entitlements.ports import UsageAnswer, UsageRequest
 from meterd.domain.meters.models import Meter, MeterQuery, MeterRow
 from meterd.domain.notifications import DeliveryJob, SendResult
-from meterd.observability import QUERY_SECONDS, WEBHOOK_DELIVERIES, WEBHOOK_SECONDS
+from meterd.observability import (
+    QUERY_SECONDS,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_IN_FLIGHT,
+    WEBHOOK_SECONDS,
+)
 
 
 class UsageStore(Protocol):
@@ -84,10 +90,22 @@ class CountedSender:
 
     def __init__(self, inner: SendsWebhooks) -> None:
         self._inner = inner
+        self._lock = threading.Lock()
+        self._sending = 0
+        WEBHOOK_IN_FLIGHT.track(self._in_flight)
+
+    def _in_flight(self) -> float:
+        return float(self._sending)
 
     def send(self, job: DeliveryJob) -> SendResult:
+        with self._lock:
+            self._sending += 1
         started = time.perf_counter()
-        result = self._inner.send(job)
+        try:
+            result = self._inner.send(job)
+        finally:
+            with self._lock:
+                self._sending -= 1
         WEBHOOK_SECONDS.observe(time.perf_counter() - started)
         if result.ok:
             outcome = "delivered"
@@ -99,4 +117,5 @@ class CountedSender:
         return result
 
     def close(self) -> None:
+        WEBHOOK_IN_FLIGHT.untrack(self._in_flight)
         self._inner.close()
