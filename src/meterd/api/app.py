@@ -20,6 +20,7 @@ from meterd.api.v1 import (
     addons,
     apps,
     billing,
+    billing_documents,
     billing_invoices,
     customers,
     entitlements,
@@ -164,7 +165,12 @@ def create_app(container: ContainerLike) -> FastAPI:
     app.include_router(customers.router)
     for context in (features, entitlements, notifications, portal, plans, addons, subscriptions):
         app.include_router(context.router)
-    for billing_router in (billing.router, billing_invoices.router, apps.router):
+    for billing_router in (
+        billing.router,
+        billing_invoices.router,
+        billing_documents.router,
+        apps.router,
+    ):
         app.include_router(billing_router)
     for router in COMPAT_ROUTERS:
         app.include_router(router)
