@@ -48,6 +48,7 @@ class AsyncEventQueue:
         self.queue: deque[Record] = deque()
         self.busy = 0
         self.task: asyncio.Task[None] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
         self.wake: asyncio.Event | None = None
         self.http: httpx.AsyncClient | None = None
         self.closed = False
@@ -93,7 +94,8 @@ class AsyncEventQueue:
             transport=self.transport,
             headers=self.config.default_headers(),
         )
-        self.task = loop.create_task(self._run())
+        self.tasks = [loop.create_task(self._run()) for _ in range(self.settings.max_in_flight)]
+        self.task = self.tasks[0]
 
     async def _run(self) -> None:
         assert self.wake is not None
@@ -154,10 +156,10 @@ class AsyncEventQueue:
     async def close(self, timeout: float) -> bool:
         flushed = await self.flush(timeout)
         self.closed = True
-        if self.task is not None:
-            self.task.cancel()
+        for task in self.tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+                await task
         if self.http is not None:
             await self.http.aclose()
         if self.spool is not None:

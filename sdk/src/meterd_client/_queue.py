@@ -65,6 +65,7 @@ class EventQueue:
         self.stopping = threading.Event()
         self.busy = 0
         self.thread: threading.Thread | None = None
+        self.threads: list[threading.Thread] = []
         self.http: httpx.Client | None = None
         self.closed = False
 
@@ -113,8 +114,13 @@ class EventQueue:
                 transport=self.transport,
                 headers=self.config.default_headers(),
             )
-            self.thread = threading.Thread(target=self._run, name="meterd-queue", daemon=True)
-            self.thread.start()
+            self.threads = [
+                threading.Thread(target=self._run, name=f"meterd-queue-{i}", daemon=True)
+                for i in range(self.settings.max_in_flight)
+            ]
+            self.thread = self.threads[0]
+            for thread in self.threads:
+                thread.start()
 
     def _run(self) -> None:
         while not self.stopping.is_set():
@@ -206,12 +212,11 @@ class EventQueue:
         self.closed = True
         self.stopping.set()
         self.wake.set()
-        thread = self.thread
-        if thread is not None:
+        for thread in self.threads:
             # A short grace even when the flush used the whole budget: the
-            # thread only needs it to notice ``stopping`` between requests.
+            # threads only need it to notice ``stopping`` between requests.
             thread.join(max(0.05, deadline - time.monotonic()))
-        if (thread is None or not thread.is_alive()) and self.http is not None:
+        if not any(t.is_alive() for t in self.threads) and self.http is not None:
             self.http.close()
         if self.spool is not None:
             # Unacknowledged segments stay on disk, unlocked, for the next client.

@@ -32,14 +32,20 @@ def make_queue_settings(
     flush_interval: float,
     max_batch_bytes: int,
     max_queue_size: int,
+    max_in_flight: int,
     source: str,
 ) -> QueueSettings:
-    if flush_at < 1 or flush_interval <= 0 or max_batch_bytes < 1 or max_queue_size < 1:
-        raise ValueError("flush_at, flush_interval, max_batch_bytes and max_queue_size must be > 0")
+    sizes = (flush_at, flush_interval, max_batch_bytes, max_queue_size, max_in_flight)
+    if min(sizes) <= 0:
+        raise ValueError(
+            "flush_at, flush_interval, max_batch_bytes, max_queue_size and max_in_flight "
+            "must be positive"
+        )
     return QueueSettings(
         flush_at=flush_at,
         flush_interval=flush_interval,
         max_batch_bytes=max_batch_bytes,
         max_queue_size=max_queue_size,
+        max_in_flight=max_in_flight,
         source=source,
     )

@@ -39,17 +39,18 @@ class Meterd:
         retry_backoff: float = 0.25,
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
-        flush_at: int = 1000,
+        flush_at: int = 5000,
         flush_interval: float = 0.5,
         max_batch_bytes: int = 4 * 1024 * 1024,
         max_queue_size: int = 100_000,
+        max_in_flight: int = 2,
         on_drop: DropHandler | None = None,
         spool_dir: str | os.PathLike[str] | None = None,
         source: str = "meterd-client",
     ) -> None:
         config = make_config(api_key, base_url, timeout, max_retries, retry_backoff, headers)
         settings = make_queue_settings(
-            flush_at, flush_interval, max_batch_bytes, max_queue_size, source
+            flush_at, flush_interval, max_batch_bytes, max_queue_size, max_in_flight, source
         )
         self._http = Http(config, transport)
         self._queue = EventQueue(config, settings, transport, on_drop, spool_dir)
