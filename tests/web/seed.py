@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from meterd.core.periods import format_rfc3339
 
 Post = Callable[[str, Any], Any]  # (path, JSON body) -> parsed JSON response (or None)
+Get = Callable[[str], Any]
 
 PLAN: dict[str, Any] = {
     "key": "pro",
@@ -127,3 +129,36 @@ def seed(post: Post, now: datetime) -> Seeded:
         {"customerId": acme["id"], "plan": {"key": "pro"}, "timing": "immediate"},
     )
     return Seeded(acme_id=acme["id"], globex_id=globex["id"], subscription_id=sub["id"])
+
+
+def seed_invoice(
+    post: Post, customer_id: str, now: datetime, get: Get | None = None
+) -> dict[str, Any]:
+    """An invoice for the customer: a flat platform fee and its tokens at 0.01.
+
+    A serving process's billing worker may invoice the due lines before we
+    ask to; then ``post`` answers None and the invoice is found with ``get``.
+    """
+    start = (now - timedelta(days=20)).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = (now - timedelta(minutes=5)).replace(second=0, microsecond=0)
+    period = {"from": format_rfc3339(start), "to": format_rfc3339(end)}
+    lines = [
+        {"name": "Platform", "period": period, "invoiceAt": format_rfc3339(end),
+         "price": {"type": "flat", "amount": "99"}},
+        {"name": "Tokens", "period": period, "invoiceAt": format_rfc3339(end),
+         "price": {"type": "unit", "amount": "0.01"}, "featureKey": "tokens"},
+    ]  # fmt: skip
+    post(f"/api/v1/billing/customers/{customer_id}/invoices/pending-lines",
+         {"currency": "USD", "lines": lines})  # fmt: skip
+    made = post("/api/v1/billing/invoices/invoice", {"customerId": customer_id})
+    if made:
+        return dict(made[0])
+    assert get is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        listed = get(f"/api/v1/billing/invoices?customers={customer_id}")
+        done = [i for i in listed["items"] if i["status"] != "gathering"]
+        if done:
+            return dict(done[0])
+        time.sleep(0.2)
+    raise AssertionError("no invoice was made")

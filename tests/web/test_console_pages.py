@@ -16,7 +16,7 @@ from meterd.api.app import create_app, wrap
 from meterd.bootstrap import Container, build
 from meterd.core.clock import FrozenClock
 from meterd.settings import Settings
-from tests.web.seed import Seeded, seed
+from tests.web.seed import Seeded, seed, seed_invoice
 
 NOW = datetime(2024, 6, 10, 12, 30, tzinfo=UTC)
 
@@ -217,6 +217,10 @@ def test_portal_shows_only_its_subject(container: Container, seeded: Seeded) -> 
     page = b.get(f"/portal/?token={issued.jwt}&range=24h")
     assert page.status_code == 200
     assert page.headers["referrer-policy"] == "no-referrer"
+    # Made to be embedded: no frame-ancestors, unlike every console page.
+    assert "frame-ancestors" not in page.headers["content-security-policy"]
+    console = b.get("/console/login")
+    assert "frame-ancestors 'none'" in console.headers["content-security-policy"]
     assert re.search(r'data-testid="total-tokens">350<', page.text)
     assert "7,000" not in page.text and "globex" not in page.text.lower()
     assert b.get("/portal/?token=nope").status_code == 401
@@ -227,3 +231,39 @@ def _portal_input(subject: str) -> Any:
     from meterd.domain.portal import CreatePortalTokenInput
 
     return CreatePortalTokenInput(subject=subject)
+
+
+def test_invoices_list_view_and_actions(container: Container, seeded: Seeded) -> None:
+    if getattr(container, "invoices", None) is None:
+        pytest.skip("this build has no billing")
+    admin = container.auth.create_key("ns", "a", "admin")[1]
+    b = Browser(container)
+
+    def post(path: str, body: Any) -> Any:
+        r = b.request("POST", path, json=body, headers={"Authorization": f"Bearer {admin}"})
+        assert r.status_code in (200, 201), (path, r.text)
+        return r.json()
+
+    made = seed_invoice(post, seeded.globex_id, NOW)
+    b.sign_in(admin)
+    listed = b.get("/console/invoices").text
+    assert f"/console/invoices/{made['id']}" in listed
+    assert f"/console/invoices/{made['id']}" in b.get("/console/").text
+    assert f"/console/invoices/{made['id']}" in b.get(f"/console/customers/{seeded.globex_id}").text
+    none = b.get("/console/invoices?customer=acme").text
+    assert f"/console/invoices/{made['id']}" not in none
+    assert b.get("/console/invoices?status=sideways").status_code == 400
+    view = b.get(f"/console/invoices/{made['id']}")
+    assert view.status_code == 200
+    # 99 flat + 7,000 tokens at 0.01.
+    assert re.search(r'data-testid="invoice-total">169\.00 USD<', view.text)
+    pdf = b.get(f"/console/invoices/{made['id']}/pdf")
+    if getattr(container, "invoice_documents", None) is not None:
+        assert pdf.headers["content-type"] == "application/pdf"
+        assert pdf.content.startswith(b"%PDF")
+    else:
+        assert pdf.status_code == 404
+    actions = re.findall(rf'action="/console/invoices/{made["id"]}/(\w+)"', view.text)
+    assert actions
+    r = b.post(f"/console/invoices/{made['id']}/{actions[0]}", {"csrf": b.csrf(view.text)})
+    assert r.status_code == 303, r.text

@@ -21,7 +21,7 @@ from meterd.domain.entitlements import (
     HistoryInput,
 )
 from meterd.domain.meters import QueryMeterInput
-from meterd.web import console_subscriptions, invoices_view
+from meterd.web import console_invoices, console_subscriptions
 from meterd.web.charts import Point, line_chart
 from meterd.web.container import WebContainer
 from meterd.web.deps import ConsoleUser, console_user, container
@@ -147,6 +147,7 @@ def customer(request: Request, user: User, customer_ref: str) -> Response:
         grants=grants,
         grant_features=features,
         subscriptions=console_subscriptions.for_customer(c, ns, cust),
-        invoices=invoices_view.for_customer(c, ns, cust.id),
+        invoices=console_invoices.for_customer(c, ns, cust.id),
+        names=None,
         **range_context(rng),
     )

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from meterd.domain.customers import CustomerListQuery
 from meterd.domain.meters import Meter, QueryMeterInput
-from meterd.web import invoices_view
+from meterd.web import console_invoices
 from meterd.web.container import WebContainer
 from meterd.web.deps import ConsoleUser, console_user, container
 from meterd.web.render import HtmlRoute, page
@@ -82,7 +82,8 @@ def overview(request: Request, user: User, meter: str = "") -> Response:
         meters=meters,
         chosen=chosen,
         top=top,
-        invoices=invoices_view.recent(c, user.namespace),
+        invoices=console_invoices.recent(c, user.namespace),
+        names=None,
         **_stats(request, c, user),
     )
 

@@ -59,6 +59,7 @@ def portal(request: Request, token: str = "") -> Response:
     response = page(
         request,
         "portal.html",
+        embeddable=True,
         access=access,
         charts=charts,
         entitlements=rows,

@@ -37,11 +37,24 @@ def num(value: Decimal | int | None) -> str:
     """A quantity with thousands separators and no exponent."""
     if value is None:
         return "—"
-    text = format_decimal(Decimal(value).normalize())
+    return _grouped(format_decimal(Decimal(value).normalize()))
+
+
+def money(value: Decimal | None) -> str:
+    """An amount with at least two decimals, as invoices show money."""
+    if value is None:
+        return "—"
+    v = Decimal(value).normalize()
+    exponent = v.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        v = v.quantize(Decimal("0.01"))
+    return _grouped(format(v, "f"))
+
+
+def _grouped(text: str) -> str:
     whole, dot, frac = text.partition(".")
     sign = "-" if whole.startswith("-") else ""
-    whole = f"{int(whole.lstrip('-') or 0):,}"
-    return f"{sign}{whole}{dot}{frac}"
+    return f"{sign}{int(whole.lstrip('-') or 0):,}{dot}{frac}"
 
 
 def when(value: datetime | None) -> str:
@@ -70,14 +83,31 @@ ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-ENV.filters.update(num=num, when=when, day=day, local_input=local_input, query=query)
+ENV.filters.update(money=money, num=num, when=when, day=day, local_input=local_input, query=query)
 
 
-def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+# Everything a page loads comes from this server; inline SVG needs no source.
+POLICY = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'"
+
+
+def page(
+    request: Request,
+    name: str,
+    status_code: int = 200,
+    *,
+    embeddable: bool = False,
+    **context: Any,
+) -> HTMLResponse:
+    """A rendered template; only ``embeddable`` pages may be framed by other sites."""
     context.setdefault("user", getattr(request.state, "console_user", None))
     context.setdefault("path", request.url.path)
     html = ENV.get_template(name).render(request=request, **context)
-    headers = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
+    headers = {
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "same-origin",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": POLICY + ("" if embeddable else "; frame-ancestors 'none'"),
+    }
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
