@@ -239,6 +239,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     )
     container.background.append(billing_worker)
     container.invoices.on_change(InvoiceAnnouncements(notifications, clock))
+    container.corrections.reprice_drafts_with(container.invoices, container.invoice_actions)
     subscription_billing = SubscriptionBilling(container.invoices, container.subscriptions, state)
     container.invoices.before_invoicing(subscription_billing.sync_customer)
     billing_worker.add_feeder(subscription_billing.sync_all)

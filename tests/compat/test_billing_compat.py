@@ -102,3 +102,34 @@ def test_credits_and_invoices(container: Container) -> None:
     assert [i["amount"] for i in shown["invoices"]] == [0]
     remaining = call("GET", "/api/credits/?customer_id=acme")
     assert [(c["amount"], c["amount_remaining"]) for c in remaining] == [(30, 0), (20, 5)]
+
+
+def test_deleted_events_re_price_draft_invoices(container: Container) -> None:
+    call = Client(container)
+    call.token = call("POST", "/vayu/login", {"refreshToken": call.key})["accessToken"]
+    meter = {"slug": "calls", "aggregation": "SUM", "eventType": "call", "valueProperty": "$.n"}
+    call("POST", "/api/v1/meters", meter, 201)
+    call("POST", "/api/v1/features", {"key": "calls", "name": "Calls", "meterSlug": "calls"}, 201)
+    body = {"name": "Acme", "key": "acme", "currency": "USD"}
+    cid = call("POST", "/api/v1/customers", body, 201)["id"]
+    manual = {"name": "Manual", "supplier": {"name": "Seller"},
+              "workflow": {"invoicing": {"autoAdvance": False}}}  # fmt: skip
+    profile = call("POST", "/api/v1/billing/profiles", manual, 201)["id"]
+    call("PUT", f"/api/v1/billing/customers/{cid}", {"billingProfileId": profile})
+    events = [
+        {"name": "call", "timestamp": f"2024-02-0{d}T00:00:00Z", "customerAlias": "acme",
+         "ref": f"r{d}", "data": {"n": 100}}
+        for d in (1, 2, 3)
+    ]  # fmt: skip
+    call("POST", "/vayu/events", {"events": events})
+    period = {"from": "2024-02-01T00:00:00Z", "to": "2024-03-01T00:00:00Z"}
+    line = {"name": "Calls", "period": period, "invoiceAt": "2024-03-01T00:00:00Z",
+            "featureKey": "calls", "price": {"type": "unit", "amount": "0.1"}}  # fmt: skip
+    call("POST", f"/api/v1/billing/customers/{cid}/invoices/pending-lines",
+         {"currency": "USD", "lines": [line]}, 201)  # fmt: skip
+    (draft,) = call("POST", "/api/v1/billing/invoices/invoice", {"customerId": cid}, 201)
+    assert (draft["status"], draft["totals"]["total"]) == ("draft", "30.00")
+
+    call("POST", "/vayu/events/delete-by-refs", {"refs": ["r2"]})
+    repriced = call("GET", f"/api/v1/billing/invoices/{draft['id']}")
+    assert (repriced["status"], repriced["totals"]["total"]) == ("draft", "20.00")
