@@ -115,6 +115,14 @@ class PgClaims:
         except psycopg.OperationalError as exc:
             raise UnavailableError(f"claim store failed: {exc}") from exc
 
+    def release(self, namespace: str, keys: list[tuple[str, str]]) -> None:
+        """Forget the claims of deleted events, so their keys may be sent again."""
+        self._conn.execute(
+            f"DELETE FROM {self._schema}.claims WHERE namespace = %s AND (source, id) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+            [namespace, [k[0] for k in keys], [k[1] for k in keys]],
+        )
+
     def forget_expired(self) -> int:
         if self._window is None:
             return 0

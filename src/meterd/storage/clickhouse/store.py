@@ -168,6 +168,11 @@ class ClickHouseEventStore:
         )
         return int(n)
 
+    def delete_events(self, namespace: str, keys: list[tuple[str, str]]) -> list[StoredEvent]:
+        """Delete rows by (source, id) as a correction; their claims go with them."""
+        self._live()
+        return [_event(r) for r in self._writer.delete(namespace, keys, COLUMNS)]
+
     def phase_usage(self, request: UsageRequest) -> UsageAnswer:
         """Entitlement usage per phase and the late-event check (``usage_sql``)."""
         if not request.subjects:

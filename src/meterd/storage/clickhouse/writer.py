@@ -17,6 +17,7 @@ import hashlib
 import threading
 from datetime import datetime, timedelta
 from itertools import chain
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -169,6 +170,44 @@ class EventWriter:
         result = self._driver.arrow(sql, bind.params)
         cols = [result.column(c).to_pylist() for c in ("f", "namespace", "source", "id")]
         return list(zip(*cols, strict=True))
+
+    def delete(self, namespace: str, keys: list[tuple[str, str]], columns: str) -> list[Any]:
+        """Delete the events with these (source, id) keys; returns their rows.
+
+        Events go first, then their claims (all of the keys' claims, found or
+        not: a deletion that failed half-way leaves claims without rows, and
+        its retry must release them). A fingerprint stays in the index as a
+        harmless false positive: the exact check finds no claim and no row.
+        """
+        if not keys:
+            return []
+        bind = Binder()
+        packed = bind.texts([f"{source}\0{id_}" for source, id_ in keys])
+        fps = bind([fingerprint(namespace, s, i) for s, i in keys], "Array(UInt64)")
+        where = (
+            f"namespace = {bind.text(namespace)} AND f IN {fps} "
+            f"AND concat(source, '\\0', id) IN {packed}"
+        )
+        with self.lock:
+            if self.closed:
+                raise UnavailableError("event store is closed")
+            found = self._driver.arrow(
+                f"SELECT {columns} FROM {self._db}.events FINAL WHERE {where}", bind.params
+            )
+            if found.num_rows:
+                self._driver.command(self._delete_sql("events", where), bind.params)
+            self._driver.command(self._delete_sql("event_keys", where), bind.params)
+            if self._claims is not None:
+                self._claims.release(namespace, keys)
+        return list(zip(*(c.to_pylist() for c in found.columns), strict=True))
+
+    def _delete_sql(self, table: str, where: str) -> str:
+        # Lightweight deletes hide the rows at once; merges drop them later.
+        # On a cluster they run on each shard's local table.
+        if self._driver.cluster is not None:
+            on = f"ON CLUSTER {self._driver.cluster}"
+            return f"DELETE FROM {self._db}.{table}_local {on} WHERE {where}"
+        return f"DELETE FROM {self._db}.{table} WHERE {where}"
 
     # -- the fingerprint index ---------------------------------------------
 
