@@ -267,3 +267,30 @@ def test_invoices_list_view_and_actions(container: Container, seeded: Seeded) ->
     assert actions
     r = b.post(f"/console/invoices/{made['id']}/{actions[0]}", {"csrf": b.csrf(view.text)})
     assert r.status_code == 303, r.text
+
+
+def test_notifications_show_rules_and_a_test_send_lands_in_the_log(
+    container: Container, seeded: Seeded
+) -> None:
+    admin = container.auth.create_key("ns", "a", "admin")[1]
+    b = Browser(container)
+
+    def post(path: str, body: Any) -> Any:
+        r = b.request("POST", path, json=body, headers={"Authorization": f"Bearer {admin}"})
+        assert r.status_code == 201, (path, r.text)
+        return r.json()
+
+    hook = {"type": "WEBHOOK", "name": "ops hook", "url": "http://127.0.0.1:9/hook"}
+    channel = post("/api/v1/notification/channels", hook)
+    rule = post(
+        "/api/v1/notification/rules",
+        {"type": "entitlements.reset", "name": "resets to ops", "channels": [channel["id"]]},
+    )
+    b.sign_in(admin)
+    html = b.get("/console/notifications").text
+    assert "ops hook" in html and "resets to ops" in html and "Nothing sent yet." in html
+    r = b.post(f"/console/notifications/rules/{rule['id']}/test", {"csrf": b.csrf(html)})
+    assert (r.status_code, r.headers["location"]) == (303, "/console/notifications?sent=test")
+    log = b.get("/console/notifications?sent=test").text
+    assert "A test event was sent" in log and "Nothing sent yet." not in log
+    assert "ops hook: <span" in log
