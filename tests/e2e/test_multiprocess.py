@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.server import Server, meterd
@@ -69,6 +70,13 @@ def event(eid: str, value: int) -> dict[str, Any]:
         "time": "2024-03-01T10:00:00Z",
         "data": {"value": value},
     }
+
+
+def metric(text: str, series: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def test_serve_refuses_an_unmigrated_database_and_names_the_command(
@@ -149,6 +157,17 @@ def test_two_servers_receive_the_same_batches_and_count_each_event_once(
                 assert sum(Decimal(row["value"]) for row in rows) == expected_sum
                 listed = c.get("/api/v1/events", params={"limit": 100}).json()
                 assert len(listed) == 100
+        # Each process counts what it committed: across both, every event was
+        # accepted once and every other copy was a dedupe hit.
+        accepted = duplicates = 0.0
+        for server in servers:
+            text = httpx.get(f"{server.url}/metrics").text
+            accepted += metric(text, 'meterd_ingest_events_total{result="accepted"}')
+            duplicates += metric(text, 'meterd_ingest_events_total{result="duplicate"}')
+        assert accepted == len(expected_ids)
+        assert accepted + duplicates == 4 * sum(len(b) for b in batches)
+        for server in servers:
+            assert httpx.get(f"{server.url}/readyz").json()["status"] == "ready"
         # The events table itself holds each event once.
         import psycopg
 
