@@ -216,8 +216,10 @@ def _delete(c: ContainerLike, namespace: str, refs: list[str]) -> list[dict[str,
 
 @router.delete("/events/{ref}")
 def delete_event(request: Request, ref: str, who: Principal = WRITE) -> JSON:
-    (gone,) = _delete(container(request), who.namespace, [ref])
-    return JSON({"event": gone})
+    gone = _delete(container(request), who.namespace, [ref])
+    if not gone:  # deleted by a concurrent request since it was found
+        raise NotFoundError(f"event not found: {ref}")
+    return JSON({"event": gone[0]})
 
 
 @router.post("/events/delete-by-refs")
