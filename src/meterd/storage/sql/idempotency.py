@@ -28,8 +28,9 @@ def _record(row: RowMapping) -> IdempotencyRecord:
 
 def _try_insert(conn: Connection, values: dict[str, object]) -> bool:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    result = conn.execute(dialect.insert(t).values(values).on_conflict_do_nothing())
-    return bool(result.rowcount)
+    # RETURNING rather than rowcount, which some drivers leave at -1 here.
+    stmt = dialect.insert(t).values(values).on_conflict_do_nothing().returning(t.c.key)
+    return conn.execute(stmt).first() is not None
 
 
 class IdempotencyQueries(SqlBase):
