@@ -222,3 +222,28 @@ def test_async_queue_started_outside_a_loop_and_bounded_when_down() -> None:
 
     asyncio.run(main())
     assert len(dropped) == 1
+
+
+def test_exit_flushes_what_is_queued(meterd_server: Server, api_key: str) -> None:
+    with Meterd(api_key, base_url=meterd_server.url) as c:
+        counting_meter(c, "atexit")
+    result = run_child(f"""
+        from meterd_client import Meterd
+        c = Meterd({api_key!r}, base_url={meterd_server.url!r}, flush_interval=60)
+        for i in range(2000):
+            c.track("atexit", "s")
+    """)
+    assert result.returncode == 0, result.stderr
+    with Meterd(api_key, base_url=meterd_server.url) as c:
+        assert count(c, "atexit") == 2000
+
+
+def test_exit_with_the_server_down_is_bounded() -> None:
+    start = time.monotonic()
+    result = run_child(f"""
+        from meterd_client import Meterd
+        c = Meterd("k", base_url="http://127.0.0.1:{free_port()}", retry_backoff=0.05)
+        c.track("t", "s")
+    """)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - start < 30
