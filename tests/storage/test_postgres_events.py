@@ -154,3 +154,27 @@ def test_reads_survive_the_database_dropping_every_connection(schema: str) -> No
         assert store.append([make_batch("ns", [Ev("b", T0)])]) == [1]
     finally:
         store.close()
+
+
+def test_a_detached_month_that_gets_events_again_keeps_them_in_the_default(schema: str) -> None:
+    clock = FrozenClock(T0)
+    store = PostgresEventStore(url_for(schema), clock, migrate=True)
+    old = datetime(2020, 3, 5, tzinfo=UTC)
+    store.append([make_batch("ns", [Ev("a", old)])])
+    store.close()
+    with psycopg.connect(plain(os.environ[PG_ENV]), autocommit=True) as conn:
+        # Archived: detached and dropped, then a late event for that month arrives
+        # at a server that still believed the partition existed.
+        conn.execute(f"ALTER TABLE {schema}.events DETACH PARTITION {schema}.events_y2020m03")
+        conn.execute(f"DROP TABLE {schema}.events_y2020m03")
+        conn.execute(
+            f"INSERT INTO {schema}.events SELECT 'ns', 'b', 'test', '1.0', 'api_call', "
+            "'subject-1', %s, NULL, NULL, NULL, %s, %s",
+            [old, T0, T0],
+        )
+    reopened = PostgresEventStore(url_for(schema), clock)
+    try:
+        assert reopened.append([make_batch("ns", [Ev("c", old)])]) == [1]
+        assert {e.id for e in reopened.list_events(_everything())} == {"b", "c"}
+    finally:
+        reopened.close()

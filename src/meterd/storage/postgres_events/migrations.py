@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 
 import psycopg
+import psycopg.errors
 
 from meterd.storage.postgres_events.schema import (
     LATEST,
@@ -22,6 +24,7 @@ from meterd.storage.postgres_events.schema import (
 )
 
 Month = tuple[int, int]
+log = logging.getLogger("meterd.storage")
 
 
 def current_version(conn: psycopg.Connection, schema: str) -> int | None:
@@ -75,7 +78,14 @@ def ensure_months(
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [PARTITION_LOCK])
         for year, month in missing:
-            conn.execute(partition_ddl(schema, year, month))
+            try:
+                with conn.transaction():
+                    conn.execute(partition_ddl(schema, year, month))
+            except psycopg.errors.CheckViolation:
+                # The default partition already holds events of this month
+                # (it was detached while events kept arriving): they stay
+                # there, and so do new ones; reads see both the same way.
+                log.warning("events of %04d-%02d stay in %s.events_other", year, month, schema)
     return set(missing)
 
 
