@@ -168,6 +168,8 @@ def test_vayu_contracts_are_subscriptions(
     assert HEX24.match(made["id"]) and HEX24.match(made["customerId"])
     assert (made["status"], made["autoRenewContract"]) == ("Active", True)
     assert out["got"]["contract"]["id"] == made["id"]
+    assert out["by_integration"].get("contract") is None
+    assert out["customer_by_integration"].get("customer") is None
     assert [c["id"] for c in out["listed"]["contracts"]] == [made["id"]]
     assert out["unknown_product"] == 400
     assert out["deleted"]["contract"]["deletedAt"]

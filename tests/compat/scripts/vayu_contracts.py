@@ -8,6 +8,7 @@ from typing import Any
 
 from compatrun import emit, key, status_of, url
 from openapi.exceptions import ApiException
+from openapi.models.integration_type import IntegrationType
 from openapi.models.notification_event_type import NotificationEventType
 from openapi.models.product_group_products_inner import ProductGroupProductsInner
 from vayu_sdk import Vayu
@@ -51,6 +52,12 @@ made = vayu.contracts.create(
 out["created"] = dump(made)
 contract_id = made.contract.id
 out["got"] = dump(vayu.contracts.get(contract_id))
+out["by_integration"] = dump(
+    vayu.contracts.get_by_integration_id(IntegrationType.SALESFORCE, "006x")
+)
+out["customer_by_integration"] = dump(
+    vayu.customers.get_by_integration_id(IntegrationType.SALESFORCE, "001x")
+)
 out["listed"] = dump(vayu.contracts.list(limit=10))
 out["unknown_product"] = status_of(
     lambda: vayu.contracts.create(

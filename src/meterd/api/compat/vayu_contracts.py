@@ -202,6 +202,13 @@ def list_contracts(request: Request, who: Principal = READ) -> JSON:
     return JSON(page("contracts", items, len(subs), offset))
 
 
+@router.get("/contracts/integration/{kind}/{ident}", dependencies=[READ])
+def get_by_integration_id(kind: str, ident: str) -> JSON:
+    """meterd keeps no CRM or ERP integrations, so no contract is linked to one."""
+    del kind, ident
+    return JSON({"contract": None})
+
+
 @router.get("/contracts/{ref}")
 def get_contract(request: Request, ref: str, who: Principal = READ) -> JSON:
     c = container(request)

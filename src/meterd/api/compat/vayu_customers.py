@@ -163,6 +163,13 @@ def get_by_name(request: Request, name: str, who: Principal = READ) -> JSON:
     return JSON({"customer": wire.customer(c, exact[0])})
 
 
+@router.get("/customers/integration/{kind}/{ident}", dependencies=[READ])
+def get_by_integration_id(kind: str, ident: str) -> JSON:
+    """meterd keeps no CRM or ERP integrations, so no customer is linked to one."""
+    del kind, ident
+    return JSON({"customer": None})
+
+
 @router.get("/customers/{ref}")
 def get_customer(request: Request, ref: str, who: Principal = READ) -> JSON:
     c = container(request)
