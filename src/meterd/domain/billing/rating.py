@@ -33,6 +33,7 @@ from meterd.domain.catalog.pricing import (
     Discounts,
     FlatPrice,
     LineKind,
+    Price,
     SubLine,
     Usage,
     price,
@@ -43,6 +44,8 @@ from meterd.domain.catalog.pricing import (
 _CHARGES = (LineKind.MINIMUM_SPEND,)
 _DISCOUNTS = (LineKind.DISCOUNT, LineKind.MAXIMUM_SPEND)
 HUNDRED = Decimal(100)
+# Metadata naming the line an early part of a progressively invoiced period was cut from.
+SPLIT_FROM = "splitFrom"
 NO_DISCOUNTS = Discounts()
 
 
@@ -63,17 +66,29 @@ def _sublines(line: Line, currency: str) -> list[SubLine]:
         return [*priced.lines, *_less_billed(line)]
     quantity = line.quantity if line.quantity is not None else ZERO
     usage = Usage(quantity=quantity)
+    if line.metadata.get(SPLIT_FROM):
+        # An early part of a period invoiced progressively: the minimum
+        # commitment is for the whole period and is settled on its last part.
+        model = _no_minimum(model)
     priced = price(model, usage, line.discounts or NO_DISCOUNTS)
     subs = list(priced.lines)
     if line.usage_start is not None and line.pre_period_quantity:
         # The rest of a period invoiced progressively: the earlier part was
         # invoiced at the price of its own usage, rounded line by line.
         earlier = price(
-            model, Usage(quantity=line.pre_period_quantity), line.discounts or NO_DISCOUNTS
+            _no_minimum(model),
+            Usage(quantity=line.pre_period_quantity),
+            line.discounts or NO_DISCOUNTS,
         )
         billed = sum((round_line(s.amount, currency) for s in earlier.lines), ZERO)
         subs.append(SubLine.once(LineKind.DISCOUNT, "previously invoiced", -billed))
     return [*subs, *_less_billed(line)]
+
+
+def _no_minimum(model: Price) -> Price:
+    if isinstance(model, FlatPrice) or model.minimum_amount is None:
+        return model
+    return replace(model, minimum_amount=None)
 
 
 def _less_billed(line: Line) -> list[SubLine]:

@@ -37,6 +37,7 @@ from meterd.domain.billing.ports import (
     no_announcer,
 )
 from meterd.domain.billing.profiles import ProfileService
+from meterd.domain.billing.rating import SPLIT_FROM
 from meterd.domain.billing.workflow import add_duration
 
 
@@ -353,7 +354,7 @@ class InvoiceService:
                 take.append(line)
             elif progressive and line.is_usage and line.period_start < at:
                 part = replace(line, id=new_ulid(), period_end=at, invoice_at=at)
-                take.append(replace(part, metadata={**line.metadata, "splitFrom": line.id}))
+                take.append(replace(part, metadata={**line.metadata, SPLIT_FROM: line.id}))
                 keep.append(
                     replace(
                         line, period_start=at, usage_start=line.usage_start or line.period_start

@@ -58,10 +58,21 @@ def _pd(value: Any) -> Decimal | None:
     return Decimal(value) if value is not None else None
 
 
+def _plain(value: Any) -> Any:
+    """Wire JSON with its decimals as exact strings."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def tax_to_doc(tax: TaxConfig | None) -> dict[str, Any] | None:
     if tax is None:
         return None
-    return {"behavior": tax.behavior, "percent": _d(tax.percent), "extra": tax.extra}
+    return {"behavior": tax.behavior, "percent": _d(tax.percent), "extra": _plain(tax.extra)}
 
 
 def tax_from_doc(doc: Any) -> TaxConfig | None:
@@ -136,9 +147,9 @@ def line_to_doc(line: Line) -> dict[str, Any]:
         "period_start": _t(line.period_start),
         "period_end": _t(line.period_end),
         "invoice_at": _t(line.invoice_at),
-        "price": to_wire(line.price),
+        "price": _plain(to_wire(line.price)),
         "feature_key": line.feature_key,
-        "discounts": discounts_to_wire(line.discounts) if line.discounts else None,
+        "discounts": _plain(discounts_to_wire(line.discounts)) if line.discounts else None,
         "tax_config": tax_to_doc(line.tax_config),
         "proration": _d(line.proration),
         "pre_period_quantity": _d(line.pre_period_quantity),
