@@ -45,7 +45,6 @@ class ContainerLike(Protocol):
     invoices: InvoiceService
     invoice_actions: InvoiceActions
 
-
     def announce_reset(self, namespace: str, entitlement_id: str) -> None:
         """Tell ``entitlements.reset`` rules about a committed reset."""
         ...
