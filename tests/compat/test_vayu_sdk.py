@@ -161,6 +161,13 @@ def test_vayu_contracts_are_subscriptions(
     assert om.post("/api/v1/meters", json=meter).status_code == 201
     feature = {"key": "vcalls", "name": "Calls", "meterSlug": "vcalls"}
     assert om.post("/api/v1/features", json=feature).status_code == 201
+    # A subscription made through the OpenMeter API is a Vayu contract too.
+    plan = om.post("/api/v1/plans", json=plan_body("vayu_basic")).json()
+    assert om.post(f"/api/v1/plans/{plan['id']}/publish").status_code == 200
+    om.post("/api/v1/customers", json={"name": "Early", "key": "early"})
+    sub = {"customerKey": "early", "plan": {"key": "vayu_basic"}, "timing": "immediate"}
+    r = om.post("/api/v1/subscriptions", json=sub)
+    assert r.status_code == 201, r.text
 
     out = run(vayu_python, "vayu_contracts", t.url, t.admin, tmp_path)
 
@@ -170,7 +177,9 @@ def test_vayu_contracts_are_subscriptions(
     assert out["got"]["contract"]["id"] == made["id"]
     assert out["by_integration"].get("contract") is None
     assert out["customer_by_integration"].get("customer") is None
-    assert [c["id"] for c in out["listed"]["contracts"]] == [made["id"]]
+    listed = out["listed"]["contracts"]
+    assert [c["name"] for c in listed] == ["Vayu_Basic", "Acme 2026"]
+    assert listed[1]["id"] == made["id"]
     assert out["unknown_product"] == 400
     assert out["deleted"]["contract"]["deletedAt"]
     assert out["after_delete"]["contract"]["status"] == "Expired"
