@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -89,6 +90,8 @@ class Container:
     announce_reset: Callable[[str, str], None] = field(default=lambda _ns, _id: None)
     # Signs web console sessions (meterd.web).
     console_secret: bytes = b""
+    # Invoice documents for the console (meterd.web), when billing renders them.
+    invoice_documents: Any = None
 
     def close(self) -> None:
         """Commit what is queued, then release the stores (idempotent)."""
@@ -251,6 +254,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         window = timedelta(seconds=settings.dedupe_window_seconds)
         container.background.append(KeyPruner(raw_events, window))
     container.console_secret = console_secret(settings)
+    container.invoice_documents = InvoiceDocuments(clock)
     if worker is not None:
         container.background.append(worker)
     return container
@@ -376,3 +380,31 @@ def console_secret(settings: Settings) -> bytes:
     with os.fdopen(fd, "w") as f:
         f.write(secret.hex())
     return secret
+
+
+class InvoiceDocuments:
+    """The API's invoice documents, for the console's invoice pages.
+
+    The rendering is imported when first used, so commands that never serve
+    pages do not load the web framework.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def _wire(self, invoice: Any) -> dict[str, Any]:
+        from meterd.api.responses import dumps
+        from meterd.api.v1 import billing_wire
+
+        loaded: dict[str, Any] = json.loads(dumps(billing_wire.invoice(invoice, self._clock.now())))
+        return loaded
+
+    def html(self, invoice: Any) -> str:
+        from meterd.api.v1.billing_documents import render_html
+
+        return render_html(self._wire(invoice))
+
+    def pdf(self, invoice: Any) -> bytes:
+        from meterd.api.v1.billing_documents import render_pdf
+
+        return render_pdf(self._wire(invoice))

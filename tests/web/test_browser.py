@@ -163,13 +163,13 @@ def test_invoice_view_pdf_and_approval(
     # A flat 99 and Globex's 7,000 tokens at 0.01.
     expect(page.get_by_test_id("invoice-total")).to_have_text("169.00 USD")
     shots(page, "invoice")
-    pdf = page.get_by_role("link", name="Download PDF")
-    if pdf.count():
-        with page.expect_download() as info:
-            pdf.click()
-        saved = tmp_path / "invoice.pdf"
-        info.value.save_as(saved)
-        assert saved.read_bytes().startswith(b"%PDF")
+    document = page.frame_locator("[data-testid=invoice-document]")
+    expect(document.locator("body")).to_contain_text("169.00")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download PDF").click()
+    saved = tmp_path / "invoice.pdf"
+    info.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF")
     approve = page.get_by_role("button", name="Approve and issue")
     if approve.count():
         approve.click()

@@ -257,12 +257,15 @@ def test_invoices_list_view_and_actions(container: Container, seeded: Seeded) ->
     assert view.status_code == 200
     # 99 flat + 7,000 tokens at 0.01.
     assert re.search(r'data-testid="invoice-total">169\.00 USD<', view.text)
+    # The document is the billing context's own HTML, framed by the console only.
+    assert f'src="/console/invoices/{made["id"]}/document"' in view.text
+    doc = b.get(f"/console/invoices/{made['id']}/document")
+    assert doc.status_code == 200 and "169.00" in doc.text and "Globex" in doc.text
+    assert "frame-ancestors 'self'" in doc.headers["content-security-policy"]
     pdf = b.get(f"/console/invoices/{made['id']}/pdf")
-    if getattr(container, "invoice_documents", None) is not None:
-        assert pdf.headers["content-type"] == "application/pdf"
-        assert pdf.content.startswith(b"%PDF")
-    else:
-        assert pdf.status_code == 404
+    assert (pdf.status_code, pdf.headers["content-type"]) == (200, "application/pdf")
+    assert pdf.content.startswith(b"%PDF")
+    assert "attachment" in pdf.headers["content-disposition"]
     actions = re.findall(rf'action="/console/invoices/{made["id"]}/(\w+)"', view.text)
     assert actions
     r = b.post(f"/console/invoices/{made['id']}/{actions[0]}", {"csrf": b.csrf(view.text)})

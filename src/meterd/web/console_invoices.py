@@ -1,9 +1,9 @@
 """Invoices: a filtered list, one invoice as its document, its PDF, and lifecycle actions.
 
 The invoice document (HTML and PDF) comes from the billing context's renderer
-when the container has one (``invoice_documents``): the page embeds that very
-HTML rather than a look-alike. Around it the console shows status, actions
-and lines as data.
+when the container has one (``invoice_documents``): the invoice page frames
+that very HTML rather than a look-alike, and links its PDF. Around it the
+console shows status and actions.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from datetime import UTC, datetime, time
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Request
-from markupsafe import Markup
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from meterd.core.errors import NotFoundError, ValidationError
 from meterd.domain.billing import Invoice, InvoiceListQuery, InvoiceStatus, available_actions
@@ -152,10 +151,32 @@ def invoice(request: Request, user: User, invoice_id: str) -> Response:
         request,
         "invoice.html",
         invoice=inv,
-        document=Markup(docs.html(inv)) if docs is not None else None,
-        has_pdf=docs is not None,
+        has_document=docs is not None,
         actions=[(a, LABELS.get(a, a)) for a in actions],
         done=request.query_params.get("done", ""),
+    )
+
+
+# The document carries its own styles; it may only be framed by the console.
+DOCUMENT_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+)
+
+
+@router.get("/console/invoices/{invoice_id}/document")
+def invoice_document(request: Request, user: User, invoice_id: str) -> Response:
+    c = container(request)
+    inv: Invoice = _billing(c).get(user.namespace, invoice_id)
+    docs = _documents(c)
+    if docs is None:
+        raise NotFoundError("invoice documents are not available on this server")
+    return HTMLResponse(
+        docs.html(inv),
+        headers={
+            "Content-Security-Policy": DOCUMENT_POLICY,
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
