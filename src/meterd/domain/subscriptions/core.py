@@ -66,6 +66,8 @@ class SubscriptionCore:
         self._clock = clock
         self._one_per_customer = one_per_customer
         self._sync = EntitlementSync(store, entitlements)
+        # Where the entitlement sweep got to (None: not yet run in this process).
+        self._swept_until: datetime | None = None
 
     # -- lookups ---------------------------------------------------------------
 

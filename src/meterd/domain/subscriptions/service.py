@@ -328,12 +328,26 @@ class SubscriptionService(AddonOps):
     # -- the timer ----------------------------------------------------------------------
 
     def sync_due(self) -> int:
-        """Reconcile every running subscription's entitlements with now; how many customers."""
+        """Reconcile the entitlements of customers whose subscriptions crossed a boundary
+        (a start, an end, a phase, an item or add-on change) since the last sweep; the
+        first sweep of a process takes every running subscription. How many customers."""
         now = self._clock.now()
+        since = self._swept_until
         customers = {
             (s.namespace, s.customer_id)
             for s in self._store.running_subscriptions(now - SWEEP_GRACE)
+            if since is None or self._crossed(s, since, now)
         }
         for namespace, customer_id in sorted(customers):
             self._sync.reconcile(namespace, customer_id, now)
+        self._swept_until = now
         return len(customers)
+
+    def _crossed(self, sub: Subscription, since: datetime, now: datetime) -> bool:
+        moments = [sub.active_from, sub.active_to]
+        for phase, span in sub.visible_phases():
+            moments.append(span.start)
+            moments.extend(t for i in phase.items for t in (i.active_from, i.active_to))
+        for addon in self._store.subscription_addons(sub.namespace, sub.id):
+            moments.extend(q.active_from for q in addon.timeline)
+        return any(t is not None and since < t <= now for t in moments)
