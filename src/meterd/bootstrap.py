@@ -346,9 +346,34 @@ def build_notifications(
     return service, worker
 
 
-def build_worker(settings: Settings, clock: Clock | None = None) -> tuple[NotificationWorker, Any]:
-    """A stand-alone delivery worker over the state store, and its store to close."""
+class WorkerGroup:
+    """Background services started and stopped together (``meterd worker``)."""
+
+    def __init__(self, services: list[Any]) -> None:
+        self.services = services
+
+    def start(self) -> None:
+        for service in self.services:
+            service.start()
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+
+
+def build_worker(settings: Settings, clock: Clock | None = None) -> tuple[Any, Any]:
+    """A stand-alone worker and what to close after it.
+
+    It delivers webhooks from the state store. With an event store that
+    several processes can share (not the embedded DuckDB file, which
+    belongs to the server), it also runs the billing worker.
+    """
     clock = clock or SystemClock()
+    if scheme_of(settings.event_url()) != "duckdb":
+        container = build(settings, clock)
+        wanted = (NotificationWorker, BillingWorker)
+        services = [s for s in container.background if isinstance(s, wanted)]
+        return WorkerGroup(services), container
     state = open_state(settings)
     try:
         _, worker = build_notifications(settings, state, clock, deliver=True)
