@@ -59,7 +59,7 @@ def call(
 
 def sample(text: str, name: str, labels: str = "") -> float:
     """The value of one sample line, 0 when the series does not exist yet."""
-    pattern = re.escape(name + (("{" + labels + "}") if labels else "")) + r" (\S+)$"
+    pattern = "^" + re.escape(name + (("{" + labels + "}") if labels else "")) + r" (\S+)$"
     m = re.search(pattern, text, re.MULTILINE)
     return float(m.group(1)) if m else 0.0
 
@@ -110,6 +110,8 @@ def test_metrics_count_ingest_duplicates_queries_and_requests(container: Contain
     assert delta("meterd_http_request_duration_seconds_count", 'route="ingest"') == 2
     assert "# TYPE meterd_ingest_queue_batches gauge" in after
     assert "# TYPE meterd_webhook_deliveries_total counter" in after
+    assert sample(after, "meterd_process_resident_memory_bytes") > 0
+    assert sample(after, "meterd_process_cpu_seconds") > 0
 
 
 def test_readyz_checks_both_stores(container: Container) -> None:

@@ -6,6 +6,9 @@ itself and the code paths that feed a metric only import its name.
 
 from __future__ import annotations
 
+import os
+import time
+
 from meterd.observability.metrics import Counter, Gauge, Histogram, Registry
 
 REGISTRY = Registry()
@@ -63,6 +66,25 @@ WEBHOOK_IN_FLIGHT = REGISTRY.gauge(
 WEBHOOK_SECONDS = REGISTRY.histogram(
     "meterd_webhook_delivery_duration_seconds", "Time one webhook POST took.", _SECONDS
 )
+
+PROCESS_CPU = REGISTRY.gauge(
+    "meterd_process_cpu_seconds", "CPU time this process has used, user and system."
+)
+PROCESS_CPU.track(time.process_time)
+PROCESS_MEMORY = REGISTRY.gauge(
+    "meterd_process_resident_memory_bytes", "Resident memory of this process (Linux)."
+)
+
+
+def _resident_bytes() -> float:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return float(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+PROCESS_MEMORY.track(_resident_bytes)
 
 __all__ = [
     "COMMIT_EVENTS",
