@@ -146,6 +146,8 @@ def test_pages_show_the_namespace(container: Container, seeded: Seeded) -> None:
     overview = b.get("/console/").text
     assert "Acme Corp" in overview and "Globex" in overview
     assert re.search(r'data-testid="events-total">5<', overview)
+    # Five events arrived within the last minute (the clock stands still).
+    assert re.search(r'data-testid="events-rate">0.1<', overview)
     found = b.get("/console/customers?q=acme").text
     assert f"/console/customers/{seeded.acme_id}" in found
     assert f"/console/customers/{seeded.globex_id}" not in found

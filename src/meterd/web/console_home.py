@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from meterd.domain.customers import CustomerListQuery
+from meterd.domain.events import EventQuery
 from meterd.domain.meters import Meter, QueryMeterInput
 from meterd.web import console_invoices
 from meterd.web.container import WebContainer
@@ -21,6 +23,7 @@ from meterd.web.usage import month_start
 router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
 User = Annotated[ConsoleUser, Depends(console_user)]
 TOP = 10
+RATE_SAMPLE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +37,20 @@ class TopRow:
 def _stats(request: Request, c: WebContainer, user: ConsoleUser) -> dict[str, Any]:
     sampler: RateSampler = request.app.state.web_rates
     total = c.events.count(user.namespace)
+    rate = sampler.observe(user.namespace, total)
+    at_least = False
+    if rate is None:
+        # Nothing to compare with yet: count what arrived in the last minute.
+        since = c.clock.now() - timedelta(minutes=1)
+        recent = c.events.list_events(
+            EventQuery(namespace=user.namespace, ingested_from=since, limit=RATE_SAMPLE)
+        )
+        rate = (Decimal(len(recent)) / 60).quantize(Decimal("0.1"))
+        at_least = len(recent) >= RATE_SAMPLE
     return {
         "events_total": total,
-        "events_rate": sampler.observe(user.namespace, total),
+        "events_rate": rate,
+        "events_rate_at_least": at_least,
         "meters_total": len(c.meters.list_meters(user.namespace)),
         "customers_total": c.customers.list_customers(
             CustomerListQuery(namespace=user.namespace, page_size=1)
