@@ -233,3 +233,36 @@ def test_late_usage_while_draft_updates_the_draft(billing: Billing) -> None:
     issued = billing.ok("POST", f"/api/v1/billing/invoices/{draft['id']}/approve")
     assert issued["totals"]["total"] == "3.00"
     assert issued["status"] == "payment_processing"
+
+
+def test_plan_change_mid_period_bills_each_plan_for_its_days(billing: Billing) -> None:
+    at(billing.clock, JAN1)
+    publish(billing, "small", [flat("base", "31", "in_arrears")])
+    publish(billing, "large", [flat("base", "62", "in_arrears"), flat("seats", "20")])
+    billing.customer("acme")
+    sub = subscribe(billing, "acme", "small")
+    billing.worker.run_once()
+    assert invoices(billing) == []
+    at(billing.clock, datetime(2024, 1, 11, tzinfo=UTC))
+    body = {"plan": {"key": "large"}, "timing": "immediate"}
+    billing.ok("POST", f"/api/v1/subscriptions/{sub['id']}/change", body)
+    billing.worker.run_once()
+    [upgrade] = invoices(billing)
+    lines = sorted((ln["name"], ln["totals"]["total"]) for ln in upgrade["lines"])
+    # The small plan ended: its base in arrears for 10 days, 31 x 10/31 = 10.00.
+    # Seats in advance for the 21 days left of January: 20 x 21/31 = 13.548... -> 13.55.
+    assert lines == [("Base", "10.00"), ("Seats", "13.55")]
+    assert totals(upgrade) == {"amount": "23.55", "total": "23.55"}
+    at(billing.clock, FEB1)
+    billing.worker.run_once()
+    february = invoices(billing, order="DESC", orderBy="createdAt")[0]
+    lines = sorted(
+        (ln["name"], ln["period"]["from"][:10], ln["totals"]["total"]) for ln in february["lines"]
+    )
+    assert lines == [
+        # The large plan's base in arrears for 21 days: 62 x 21/31 = 42.00.
+        ("Base", "2024-01-11", "42.00"),
+        # February's seats, in advance.
+        ("Seats", "2024-02-01", "20.00"),
+    ]
+    assert totals(february) == {"amount": "62.00", "total": "62.00"}

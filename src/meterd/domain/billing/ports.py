@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -135,9 +134,3 @@ class InvoiceAnnouncer(Protocol):
 
 def no_announcer(invoice: Invoice, created: bool) -> None:
     del invoice, created
-
-
-class SubscriptionLines(Protocol):
-    """Pending lines a customer's subscriptions owe up to a moment."""
-
-    def due_lines(self, namespace: str, customer_id: str, until: datetime) -> Sequence[Any]: ...
