@@ -256,10 +256,10 @@ def test_plan_change_mid_period_bills_each_plan_for_its_days(billing: Billing) -
     at(billing.clock, FEB1)
     billing.worker.run_once()
     february = invoices(billing, order="DESC", orderBy="createdAt")[0]
-    lines = sorted(
+    rows = sorted(
         (ln["name"], ln["period"]["from"][:10], ln["totals"]["total"]) for ln in february["lines"]
     )
-    assert lines == [
+    assert rows == [
         # The large plan's base in arrears for 21 days: 62 x 21/31 = 42.00.
         ("Base", "2024-01-11", "42.00"),
         # February's seats, in advance.
