@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from meterd.api.container import ContainerLike
-from meterd.api.params import read_body
-from meterd.core.errors import PayloadTooLarge, ValidationError
+from meterd.api.params import json_media, read_body
+from meterd.core.errors import PayloadTooLarge, UnsupportedMedia, ValidationError
 from meterd.core.filters import StringFilter
 from meterd.domain.events import EventBatch
 from meterd.domain.events.models import EventQuery, StoredEvent
@@ -35,6 +36,9 @@ class Incoming:
 
 async def body_json(request: Request, limit: int) -> Any:
     """The JSON body, gunzipped when ``Content-Encoding: gzip``, at most ``limit`` bytes."""
+    ctype = request.headers.get("content-type")
+    if not json_media(ctype):
+        raise UnsupportedMedia(f"invalid content type: {ctype}; send application/json")
     raw = await read_body(request, limit)
     if "gzip" in request.headers.get("content-encoding", "").lower():
         inflater = zlib.decompressobj(wbits=31)
@@ -47,9 +51,13 @@ async def body_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         raise ValidationError.single("body", "required", "a JSON body is required")
     try:
-        return json.loads(raw)
-    except ValueError as exc:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
         raise ValidationError.single("body", "malformed_json", f"malformed JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise ValidationError.single("body", "invalid_utf8", "the body is not UTF-8") from None
+    except RecursionError:
+        raise ValidationError.single("body", "too_deep", "the JSON is nested too deeply") from None
 
 
 async def ingest(c: ContainerLike, namespace: str, source: str, events: list[Incoming]) -> int:
