@@ -268,6 +268,10 @@ def test_invoices_list_view_and_actions(container: Container, seeded: Seeded) ->
     assert (pdf.status_code, pdf.headers["content-type"]) == (200, "application/pdf")
     assert pdf.content.startswith(b"%PDF")
     assert "attachment" in pdf.headers["content-disposition"]
+    initech = post("/api/v1/customers", {"name": "Initech", "key": "initech", "currency": "USD"})
+    post(f"/api/v1/billing/customers/{initech['id']}/credits", {"amount": "50", "currency": "USD"})
+    credit = b.get(f"/console/customers/{initech['id']}").text
+    assert re.search(r'data-testid="prepaid-credit">.*Left</dt><dd>50\.00 USD<', credit, re.S)
     actions = re.findall(rf'action="/console/invoices/{made["id"]}/(\w+)"', view.text)
     assert actions
     r = b.post(f"/console/invoices/{made['id']}/{actions[0]}", {"csrf": b.csrf(view.text)})

@@ -23,7 +23,7 @@ from meterd.domain.entitlements import (
 from meterd.domain.meters import QueryMeterInput
 from meterd.web import console_invoices, console_subscriptions
 from meterd.web.charts import Point, line_chart
-from meterd.web.container import WebContainer
+from meterd.web.container import WebContainer, optional
 from meterd.web.deps import ConsoleUser, console_user, container
 from meterd.web.render import HtmlRoute, page
 from meterd.web.usage import RANGES, WINDOWS, Range, parse_range, usage_chart
@@ -113,6 +113,15 @@ def entitlement_rows(c: WebContainer, namespace: str, customer: Customer) -> lis
     return rows
 
 
+def prepaid(c: WebContainer, namespace: str, customer: Customer) -> dict[str, Any] | None:
+    """Billing's prepaid credit in the customer's currency: granted, used, left."""
+    actions = optional(c, "invoice_actions")
+    if actions is None or not customer.currency:
+        return None
+    granted, used = actions.credit_balance(namespace, customer.id, customer.currency)
+    return {"granted": granted, "used": used, "left": granted - used, "currency": customer.currency}
+
+
 def range_context(rng: Range) -> dict[str, Any]:
     return {"rng": rng, "ranges": RANGES, "windows": WINDOWS}
 
@@ -145,6 +154,7 @@ def customer(request: Request, user: User, customer_ref: str) -> Response:
         charts=charts,
         entitlements=entitlement_rows(c, ns, cust),
         grants=grants,
+        prepaid=prepaid(c, ns, cust),
         grant_features=features,
         subscriptions=console_subscriptions.for_customer(c, ns, cust),
         invoices=console_invoices.for_customer(c, ns, cust.id),
