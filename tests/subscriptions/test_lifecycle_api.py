@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from meterd.core.clock import FrozenClock
+from meterd.core.errors import ConflictError
 from meterd.workers.subscription_sync import SubscriptionSweep
 from tests.subscriptions.support import ANCHOR, Api, plan_body
 
@@ -135,3 +137,19 @@ def test_timing_starting_phase_and_reading_at_an_instant(api: Api) -> None:
     }
     r = api("POST", "/api/v1/subscriptions", body | {"plan": {"key": "pro", "version": 9}})
     assert r.status_code == 404
+
+
+def test_concurrent_creates_admit_one(api: Api) -> None:
+    api.publish(plan_body("pro"))
+    body = {"customerKey": "acme", "plan": {"key": "pro"}}
+
+    def create(_: int) -> str:
+        try:
+            api.c.subscriptions.create("ns", body)
+        except ConflictError:
+            return "conflict"
+        return "created"
+
+    with ThreadPoolExecutor(4) as pool:
+        results = sorted(pool.map(create, range(4)))
+    assert results == ["conflict", "conflict", "conflict", "created"]

@@ -16,7 +16,7 @@ from meterd.core.errors import ConflictError, IssueCollector, NotFoundError, Val
 from meterd.core.ids import new_ulid
 from meterd.domain.catalog.plans import Status as CatalogStatus
 from meterd.domain.catalog.plans._ratecards import string_map, text
-from meterd.domain.subscriptions.core import SubscriptionCore
+from meterd.domain.subscriptions.core import SubscriptionCore, serialized
 from meterd.domain.subscriptions.inputs import timing_of
 from meterd.domain.subscriptions.models import Quantity, Status, SubscriptionAddon
 from meterd.domain.subscriptions.periods import resolve_timing
@@ -32,6 +32,7 @@ def _quantity(raw: object, issues: IssueCollector, required: bool) -> int | None
 
 
 class AddonOps(SubscriptionCore):
+    @serialized
     def create_addon(
         self, namespace: str, subscription_id: str, body: Mapping[str, Any]
     ) -> SubscriptionAddon:
@@ -105,6 +106,7 @@ class AddonOps(SubscriptionCore):
                 return a
         raise NotFoundError(f"subscription add-on not found: {addon_id}")
 
+    @serialized
     def update_addon(
         self, namespace: str, subscription_id: str, addon_id: str, body: Mapping[str, Any]
     ) -> SubscriptionAddon:

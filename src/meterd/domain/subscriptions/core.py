@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Concatenate, ParamSpec, TypeVar
 
 from meterd.core.clock import Clock
 from meterd.core.errors import ConflictError, NotFoundError, ValidationError
@@ -46,6 +48,22 @@ def flat_total(cards: Iterable[RateCard]) -> Decimal:
     return sum((c.price.amount for c in cards if isinstance(c.price, FlatPrice)), start=Decimal(0))
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound="SubscriptionCore")
+
+
+def serialized(fn: Callable[Concatenate[C, P], R]) -> Callable[Concatenate[C, P], R]:
+    """One change at a time per process: admission reads the customer's subscriptions
+    and then writes, so two concurrent creates could otherwise both be admitted."""
+
+    def run(self: C, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._lock:
+            return fn(self, *args, **kwargs)
+
+    return run
+
+
 class SubscriptionCore:
     def __init__(
         self,
@@ -68,6 +86,7 @@ class SubscriptionCore:
         self._sync = EntitlementSync(store, entitlements)
         # Where the entitlement sweep got to (None: not yet run in this process).
         self._swept_until: datetime | None = None
+        self._lock = threading.RLock()
 
     # -- lookups ---------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from meterd.core.errors import ConflictError, IssueCollector, ValidationError
 from meterd.domain.subscriptions.addons import AddonOps
-from meterd.domain.subscriptions.core import flat_total
+from meterd.domain.subscriptions.core import flat_total, serialized
 from meterd.domain.subscriptions.edits import apply_edits
 from meterd.domain.subscriptions.inputs import (
     PlanChoice,
@@ -49,6 +49,7 @@ SWEEP_GRACE = timedelta(days=1)
 class SubscriptionService(AddonOps):
     # -- create, read ------------------------------------------------------------
 
+    @serialized
     def create(self, namespace: str, body: Mapping[str, Any]) -> Subscription:
         issues = IssueCollector()
         ref = customer_ref(body, issues)
@@ -137,6 +138,7 @@ class SubscriptionService(AddonOps):
                 )
         return max(at, sub.active_from)
 
+    @serialized
     def cancel(self, namespace: str, subscription_id: str, body: Mapping[str, Any]) -> Subscription:
         issues = IssueCollector()
         timing = timing_of(body.get("timing"), "timing", issues)
@@ -157,6 +159,7 @@ class SubscriptionService(AddonOps):
         self._commit([ended])
         return ended
 
+    @serialized
     def unschedule_cancelation(self, namespace: str, subscription_id: str) -> Subscription:
         sub = self.get(namespace, subscription_id)
         if sub.status(self._clock.now()) is not Status.CANCELED:
@@ -167,6 +170,7 @@ class SubscriptionService(AddonOps):
         self._commit([resumed])
         return resumed
 
+    @serialized
     def restore(self, namespace: str, subscription_id: str) -> Subscription:
         """Take back a cancelation, ended or not; subscriptions scheduled after it are deleted."""
         sub = self.get(namespace, subscription_id)
@@ -183,6 +187,7 @@ class SubscriptionService(AddonOps):
         self._commit([restored], dropped)
         return restored
 
+    @serialized
     def delete(self, namespace: str, subscription_id: str) -> None:
         sub = self.get(namespace, subscription_id)
         now = self._clock.now()
@@ -194,6 +199,7 @@ class SubscriptionService(AddonOps):
 
     # -- change and migrate --------------------------------------------------------
 
+    @serialized
     def change(
         self, namespace: str, subscription_id: str, body: Mapping[str, Any]
     ) -> tuple[Subscription, Subscription]:
@@ -219,6 +225,7 @@ class SubscriptionService(AddonOps):
             timing = IMMEDIATE if new >= old else NEXT_BILLING_CYCLE
         return self._switch(sub, target, timing)
 
+    @serialized
     def migrate(
         self, namespace: str, subscription_id: str, body: Mapping[str, Any]
     ) -> tuple[Subscription, Subscription]:
@@ -288,6 +295,7 @@ class SubscriptionService(AddonOps):
 
     # -- edits ------------------------------------------------------------------------
 
+    @serialized
     def edit(self, namespace: str, subscription_id: str, body: Mapping[str, Any]) -> Subscription:
         issues = IssueCollector()
         timing = timing_of(body.get("timing"), "timing", issues)
@@ -327,6 +335,7 @@ class SubscriptionService(AddonOps):
 
     # -- the timer ----------------------------------------------------------------------
 
+    @serialized
     def sync_due(self) -> int:
         """Reconcile the entitlements of customers whose subscriptions crossed a boundary
         (a start, an end, a phase, an item or add-on change) since the last sweep; the
