@@ -269,7 +269,8 @@ def build_billing(
     clock: Clock,
 ) -> dict[str, Any]:
     profiles = ProfileService(state, CustomerDirectory(customers), clock)
-    invoices = InvoiceService(state, profiles, MeteredUsage(features, meters, usage), clock)
+    metered = MeteredUsage(features, meters, usage, customers)
+    invoices = InvoiceService(state, profiles, metered, clock)
     return {
         "billing_profiles": profiles,
         "invoices": invoices,

@@ -46,6 +46,10 @@ class BillingWorker:
 
     def run_once(self) -> list[Invoice]:
         """One pass; returns the invoices it created or changed."""
+        with self._invoices.usage_batch():
+            return self._pass()
+
+    def _pass(self) -> list[Invoice]:
         for feed in self._feeders:
             try:
                 feed()

@@ -127,6 +127,10 @@ class UsageSource(Protocol):
 
     def has_meter(self, namespace: str, feature_key: str) -> bool: ...
 
+    def batch(self) -> AbstractContextManager[None]:
+        """Within it, reads may be answered from one read for many customers."""
+        ...
+
 
 class InvoiceAnnouncer(Protocol):
     def __call__(self, invoice: Invoice, created: bool) -> None: ...

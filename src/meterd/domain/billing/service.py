@@ -8,6 +8,7 @@ actions on invoices themselves are in ``meterd.domain.billing.actions``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -119,6 +120,10 @@ class InvoiceService:
     @property
     def store(self) -> InvoiceStore:
         return self._store
+
+    def usage_batch(self) -> AbstractContextManager[None]:
+        """Usage reads for many customers at once (a billing pass)."""
+        return self._usage.batch()
 
     @property
     def clock(self) -> Clock:

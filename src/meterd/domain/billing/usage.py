@@ -7,6 +7,9 @@ the meter's aggregation over the whole period, without windows.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -21,13 +24,67 @@ from meterd.domain.meters.service import QueryMeterInput
 ZERO = Decimal(0)
 
 
+Key = tuple[str, str, datetime, datetime]
+
+
 class MeteredUsage:
-    def __init__(self, features: FeatureService, meters: MeterService, usage: UsageReader) -> None:
+    """Reads usage one customer at a time, or for everyone at once in a batch.
+
+    Inside ``batch()`` (one billing pass) the first read of a feature over a
+    period runs one query grouped by subject, and every customer billed for
+    that period is answered from it: an invoice run costs one query per
+    feature and period, not one per customer. The batch belongs to the
+    thread that opened it, so API requests meanwhile read fresh usage.
+    """
+
+    def __init__(
+        self,
+        features: FeatureService,
+        meters: MeterService,
+        usage: UsageReader,
+        customers: CustomerService,
+    ) -> None:
         self._features = features
         self._meters = meters
         self._usage = usage
+        self._customers = customers
+        self._local = threading.local()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        self._local.cache = {}
+        self._local.metered = {}
+        try:
+            yield
+        finally:
+            self._local.cache = None
+            self._local.metered = None
+
+    def _by_subject(self, key: Key) -> dict[str | None, Decimal]:
+        namespace, feature_key, start, end = key
+        feature = self._features.get(namespace, feature_key)
+        if feature.meter_slug is None:
+            raise NotFoundError(f"feature {feature_key} has no meter")
+        meter = self._meters.get(namespace, feature.meter_slug)
+        query = self._meters.resolve_query(
+            namespace, meter, QueryMeterInput(start=start, end=end, group_by=["subject"])
+        )
+        if feature.usage_filters:
+            query = replace(query, filters={**query.filters, **feature.usage_filters})
+        out: dict[str | None, Decimal] = {}
+        for row in self._usage.aggregate(query):
+            out[row.subject] = out.get(row.subject, ZERO) + row.value
+        return out
 
     def has_meter(self, namespace: str, feature_key: str) -> bool:
+        metered: dict[tuple[str, str], bool] | None = getattr(self._local, "metered", None)
+        if metered is None:
+            return self._has_meter(namespace, feature_key)
+        if (namespace, feature_key) not in metered:
+            metered[namespace, feature_key] = self._has_meter(namespace, feature_key)
+        return metered[namespace, feature_key]
+
+    def _has_meter(self, namespace: str, feature_key: str) -> bool:
         try:
             feature = self._features.get(namespace, feature_key)
             if feature.meter_slug is None:
@@ -40,6 +97,14 @@ class MeteredUsage:
     def feature_usage(
         self, namespace: str, customer_id: str, feature_key: str, start: datetime, end: datetime
     ) -> Decimal:
+        cache: dict[Key, dict[str | None, Decimal]] | None = getattr(self._local, "cache", None)
+        if cache is not None:
+            key = (namespace, feature_key, start, end)
+            if key not in cache:
+                cache[key] = self._by_subject(key)
+            per_subject = cache[key]
+            subjects = self._customers.get(namespace, customer_id).attributed_subjects
+            return sum((per_subject.get(s, ZERO) for s in subjects), ZERO)
         feature = self._features.get(namespace, feature_key)
         if feature.meter_slug is None:
             raise NotFoundError(f"feature {feature_key} has no meter")
