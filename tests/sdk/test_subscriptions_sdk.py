@@ -39,6 +39,14 @@ def test_subscription_lifecycle_and_entitlements(
     (phase,) = expanded["phases"]
     assert [i["key"] for i in phase["items"]] == ["base", "tokens", "limits"]
     assert phase["items"][1]["price"] == {"type": "unit", "amount": "0.01"}
+    assert phase["items"][0]["included"] is None
+    tokens = phase["items"][1]["included"]
+    assert (tokens["feature"], tokens["entitlement"][0], tokens["entitlement"][2]) == (
+        f["tokens"],
+        "metered",
+        f["tokens"],
+    )
+    assert phase["items"][2]["included"]["entitlement"][0] == "static"
     assert out["access_basic"] == {
         f["tokens"]: {"hasAccess": True, "balance": 1000.0, "config": None},
         f["limits"]: {"hasAccess": True, "balance": None, "config": '{"seats": 5}'},

@@ -116,6 +116,19 @@ def sub_view(s: Any) -> dict[str, Any]:
     }
 
 
+def included(inc: Any) -> Any:
+    """The item's feature key and the type and id of the entitlement it holds."""
+    if inc is None:
+        return None
+    ent = inc.entitlement
+    if ent is not None and not isinstance(ent, dict):
+        ent = ent.as_dict()
+    return {
+        "feature": inc.feature.key,
+        "entitlement": None if ent is None else [ent["type"], ent["id"], ent["featureKey"]],
+    }
+
+
 def expanded(s: Any) -> dict[str, Any]:
     out = sub_view(s)
     period = s.alignment.current_aligned_billing_period
@@ -131,6 +144,7 @@ def expanded(s: Any) -> dict[str, Any]:
                     "featureKey": i.feature_key,
                     "activeFrom": utc(i.active_from),
                     "activeTo": utc(i.active_to),
+                    "included": included(i.included),
                     "price": i.price
                     if isinstance(i.price, dict) or i.price is None
                     else i.price.as_dict(),

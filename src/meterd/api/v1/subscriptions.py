@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from datetime import datetime
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -9,13 +13,15 @@ from meterd.api.auth import require
 from meterd.api.container import ContainerLike
 from meterd.api.params import integer, json_body, many, obj, one, segment, timestamp
 from meterd.api.responses import JSON, no_content
-from meterd.api.v1.entitlements_wire import page_envelope
+from meterd.api.v1.entitlements_wire import page_envelope, to_api_entitlement, to_api_feature
 from meterd.api.v1.subscriptions_wire import (
     to_api_expanded,
     to_api_subscription,
     to_api_subscription_addon,
 )
+from meterd.core.errors import NotFoundError
 from meterd.domain.auth import Operation, Principal
+from meterd.domain.subscriptions import Subscription
 
 router = APIRouter(tags=["Subscriptions"])
 READ = Depends(require(Operation.READ))
@@ -33,6 +39,40 @@ async def _body(request: Request) -> dict[str, object]:
     return obj(body) if body is not None else {}
 
 
+def _included(c: ContainerLike, namespace: str, sub: Subscription) -> dict[str, dict[str, Any]]:
+    """Each item's feature and the entitlement it holds now (``SubscriptionItemIncluded``)."""
+    held = c.subscriptions.live_entitlements(namespace, sub.id)
+    features: dict[str, Any] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for phase in sub.phases:
+        for item in phase.items:
+            key = item.rate_card.feature_key
+            if key is None:
+                continue
+            if key not in features:
+                try:
+                    features[key] = to_api_feature(c.features.get(namespace, key))
+                except NotFoundError:
+                    features[key] = None
+            if features[key] is None:
+                continue
+            included: dict[str, Any] = {"feature": features[key]}
+            if item.id in held:
+                with contextlib.suppress(NotFoundError):
+                    ent = c.entitlements.get_by_id(namespace, held[item.id])
+                    customer = c.entitlements.customer_by_id(namespace, ent.customer_id)
+                    timing = c.entitlements.timing(ent)
+                    included["entitlement"] = to_api_entitlement(ent, customer, timing, v1=True)
+            out[item.id] = included
+    return out
+
+
+def _expanded(
+    c: ContainerLike, namespace: str, sub: Subscription, at: datetime | None = None
+) -> dict[str, Any]:
+    return to_api_expanded(sub, c.clock.now(), at, _included(c, namespace, sub))
+
+
 @router.post("/api/v1/subscriptions", status_code=201)
 async def create_subscription(request: Request, who: Principal = WRITE) -> JSON:
     c = _c(request)
@@ -44,7 +84,7 @@ async def create_subscription(request: Request, who: Principal = WRITE) -> JSON:
 def get_subscription(subscriptionId: str, request: Request, who: Principal = READ) -> JSON:
     c = _c(request)
     sub = c.subscriptions.get(who.namespace, segment(subscriptionId))
-    return JSON(to_api_expanded(sub, c.clock.now(), timestamp(request, "at")))
+    return JSON(_expanded(c, who.namespace, sub, timestamp(request, "at")))
 
 
 @router.patch(ONE)
@@ -91,7 +131,8 @@ async def change_subscription(
     body = await _body(request)
     current, nxt = c.subscriptions.change(who.namespace, segment(subscriptionId), body)
     now = c.clock.now()
-    return JSON({"current": to_api_subscription(current, now), "next": to_api_expanded(nxt, now)})
+    nxt_wire = _expanded(c, who.namespace, nxt)
+    return JSON({"current": to_api_subscription(current, now), "next": nxt_wire})
 
 
 @router.post(ONE + "/migrate")
@@ -102,7 +143,8 @@ async def migrate_subscription(
     body = await _body(request)
     current, nxt = c.subscriptions.migrate(who.namespace, segment(subscriptionId), body)
     now = c.clock.now()
-    return JSON({"current": to_api_subscription(current, now), "next": to_api_expanded(nxt, now)})
+    nxt_wire = _expanded(c, who.namespace, nxt)
+    return JSON({"current": to_api_subscription(current, now), "next": nxt_wire})
 
 
 @router.get("/api/v1/customers/{customerIdOrKey}/subscriptions", tags=["Customers"])

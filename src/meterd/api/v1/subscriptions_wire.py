@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,8 @@ from meterd.domain.catalog.plans import rate_card_to_wire
 from meterd.domain.catalog.pricing import discounts_to_wire, to_wire
 from meterd.domain.subscriptions import Subscription, SubscriptionAddon, period_at
 from meterd.domain.subscriptions.models import Item, Phase, Span, item_span
+
+Included = Mapping[str, dict[str, Any]]
 
 
 def _opt(out: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -45,7 +48,7 @@ def to_api_subscription(s: Subscription, now: datetime) -> dict[str, Any]:
     )
 
 
-def _item(item: Item, span: Span, currency: str) -> dict[str, Any]:
+def _item(item: Item, span: Span, currency: str, included: Included) -> dict[str, Any]:
     card = item.rate_card
     s = item_span(item, span)
     out: dict[str, Any] = {
@@ -67,6 +70,7 @@ def _item(item: Item, span: Span, currency: str) -> dict[str, Any]:
         featureKey=card.feature_key,
         discounts=discounts_to_wire(card.discounts) if card.discounts else None,
         taxConfig=dict(card.tax_config) if card.tax_config else None,
+        included=included.get(item.id),
     )
 
 
@@ -80,7 +84,7 @@ def _flattened(versions: list[Item], span: Span, at: datetime) -> Item | None:
     return versions[0]
 
 
-def _phase(p: Phase, span: Span, currency: str, at: datetime) -> dict[str, Any]:
+def _phase(p: Phase, span: Span, currency: str, at: datetime, included: Included) -> dict[str, Any]:
     timelines: dict[str, list[Item]] = {}
     for item in p.items:
         if not item_span(item, span).empty or span.empty:
@@ -91,11 +95,13 @@ def _phase(p: Phase, span: Span, currency: str, at: datetime) -> dict[str, Any]:
         "name": p.name,
         "activeFrom": span.start,
         "items": [
-            _item(shown, span, currency)
+            _item(shown, span, currency, included)
             for v in timelines.values()
             if (shown := _flattened(v, span, at)) is not None
         ],
-        "itemTimelines": {k: [_item(i, span, currency) for i in v] for k, v in timelines.items()},
+        "itemTimelines": {
+            k: [_item(i, span, currency, included) for i in v] for k, v in timelines.items()
+        },
         "createdAt": p.created_at,
         "updatedAt": p.updated_at,
     }
@@ -108,15 +114,19 @@ def _phase(p: Phase, span: Span, currency: str, at: datetime) -> dict[str, Any]:
     )
 
 
-def to_api_expanded(s: Subscription, now: datetime, at: datetime | None = None) -> dict[str, Any]:
+def to_api_expanded(
+    s: Subscription, now: datetime, at: datetime | None = None, included: Included | None = None
+) -> dict[str, Any]:
+    """``included`` maps item ids to their ``SubscriptionItemIncluded`` (feature, entitlement)."""
     at = at or now
+    included = included or {}
     out = to_api_subscription(s, now)
     period = period_at(s.billing_anchor, s.billing_cadence, max(at, s.active_from))
     out["alignment"] = {
         "billablesMustAlign": True,
         "currentAlignedBillingPeriod": {"from": period.start, "to": period.end},
     }
-    out["phases"] = [_phase(p, span, s.currency, at) for p, span in s.visible_phases()]
+    out["phases"] = [_phase(p, span, s.currency, at, included) for p, span in s.visible_phases()]
     return out
 
 

@@ -124,6 +124,14 @@ class SubscriptionService(AddonOps):
             for s in self._store.customer_subscriptions(namespace, customer_id)
         ]
 
+    def live_entitlements(self, namespace: str, subscription_id: str) -> dict[str, str]:
+        """The entitlements the subscription holds now, by item id (or add-on card)."""
+        return {
+            link.source: link.entitlement_id
+            for link in self._store.entitlement_links(namespace, subscription_id)
+            if link.ended_at is None
+        }
+
     # -- ending and un-ending ----------------------------------------------------
 
     def _end_at(self, sub: Subscription, timing: Timing, field: str) -> datetime:
