@@ -159,6 +159,14 @@ def test_pages_show_the_namespace(container: Container, seeded: Seeded) -> None:
     month = b.get(f"/console/customers/{seeded.acme_id}?range=30d").text
     assert re.search(r'data-testid="total-tokens">401<', month)
     assert b.get(f"/console/customers/{seeded.acme_id}?range=never").status_code == 400
+    missing = b.get("/console/customers/nobody")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    bad_page = b.get("/console/customers?page_no=two")
+    assert bad_page.status_code == 400 and "page_no" in bad_page.text
+    missing = b.get("/console/customers/nobody")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    bad_page = b.get("/console/customers?page_no=two")
+    assert bad_page.status_code == 400 and "page_no" in bad_page.text
     plan = b.get("/console/plans").text
     assert "Pro" in plan
     plan_id = re.search(r'href="/console/plans/([^"]+)"', plan)

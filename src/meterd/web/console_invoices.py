@@ -111,7 +111,10 @@ def invoices(request: Request, user: User) -> Response:
         )
     customer_ref = params.get("customer", "").strip()
     customer_id = c.customers.get(user.namespace, customer_ref).id if customer_ref else None
-    page_no = max(int(params.get("page_no", "1") or 1), 1)
+    raw_page = params.get("page_no", "1") or "1"
+    if not raw_page.isdigit():
+        raise ValidationError.single("page_no", "invalid_number", "page_no is a page number")
+    page_no = max(int(raw_page), 1)
     items, total = service.list_invoices(
         InvoiceListQuery(
             namespace=user.namespace,

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -137,6 +138,14 @@ class HtmlRoute(APIRoute):
                     status_code=_status(exc),
                     detail=exc.detail,
                     issues=issues,
+                )
+            except RequestValidationError as exc:
+                found = [
+                    e.Issue(str(err.get("loc", ("?",))[-1]), "invalid", str(err.get("msg", "")))
+                    for err in exc.errors()
+                ]
+                return page(
+                    request, "error.html", status_code=400, detail="invalid request", issues=found
                 )
 
         return route
