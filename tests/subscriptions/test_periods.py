@@ -14,7 +14,9 @@ from meterd.domain.catalog.plans import RateCard
 from meterd.domain.catalog.pricing import FlatPrice, PaymentTerm, UnitPrice
 from meterd.domain.subscriptions import (
     Period,
+    Quantity,
     Subscription,
+    SubscriptionAddon,
     billing_periods,
     next_billing_cycle,
     normalize_anchor,
@@ -150,4 +152,46 @@ def test_view_resolves_spans_terms_and_periods() -> None:
     ]
     assert list(view.billing_periods(until=at(2024, 7, 1) + timedelta(days=1)))[-1].end == at(
         2024, 7, 2
+    )
+
+
+def test_addon_quantities_in_the_view_end_with_the_subscription() -> None:
+    start = at(2024, 6, 1)
+    sub = Subscription(
+        id="s",
+        namespace="ns",
+        customer_id="c",
+        name="Pro",
+        currency="USD",
+        billing_cadence="P1M",
+        billing_anchor=start,
+        active_from=start,
+        active_to=at(2024, 9, 1),
+        phases=lay_out([PlanPhase(key="main", name="Main")], start, None, start),
+        created_at=start,
+        updated_at=start,
+    )
+    addon = SubscriptionAddon(
+        id="a",
+        namespace="ns",
+        subscription_id="s",
+        addon_id="x",
+        addon_key="seats",
+        addon_version=1,
+        instance_type="multiple",
+        name="Seats",
+        rate_cards=(card("seat", FlatPrice(amount=Decimal(4))),),
+        timeline=(
+            Quantity(active_from=at(2024, 6, 10), quantity=2),
+            Quantity(active_from=at(2024, 7, 1), quantity=5),
+            Quantity(active_from=at(2024, 10, 1), quantity=0),
+        ),
+        created_at=start,
+        updated_at=start,
+    )
+    assert (addon.quantity_at(at(2024, 6, 9)), addon.quantity_at(at(2024, 8, 1))) == (0, 5)
+    (seats,) = view_of(sub, [addon]).addons
+    assert seats.quantities == (
+        (at(2024, 6, 10), at(2024, 7, 1), 2),
+        (at(2024, 7, 1), at(2024, 9, 1), 5),
     )
