@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on mutating ``/api/v1`` requests, as plain ASGI.
+"""``Idempotency-Key`` on mutating ``/api/v1`` and ``/api/v2`` requests, as plain ASGI.
 
 A request carrying the header is fingerprinted (method, path, query, body)
 and its key claimed for the caller's namespace before it runs. A retry with
@@ -36,7 +36,7 @@ Scope = MutableMapping[str, Any]
 Handler = Callable[[Scope, Any, Any], Awaitable[None]]
 
 METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PREFIX = "/api/v1/"
+PREFIXES = ("/api/v1/", "/api/v2/")
 HEADER = b"idempotency-key"
 WAIT_SECONDS = 10.0
 POLL_SECONDS = 0.05
@@ -45,7 +45,7 @@ TRANSIENT = frozenset({b"x-request-id", b"date", b"server", b"content-length"})
 
 
 def applies(scope: Scope) -> bool:
-    return scope["method"] in METHODS and str(scope["path"]).startswith(PREFIX)
+    return scope["method"] in METHODS and str(scope["path"]).startswith(PREFIXES)
 
 
 async def _read(receive: Any, limit: int) -> bytes:
