@@ -137,6 +137,17 @@ def test_console_sign_in_customer_chart_meter_query_and_csv(
     rows = sorted(line.split(",")[2:] for line in saved.read_text().splitlines()[1:])
     assert rows == [["large", "7250"], ["small", "150"]]
 
+    page.get_by_role("link", name="Plans", exact=True).click()
+    page.get_by_role("link", name="Pro").click()
+    tiers = page.get_by_role("table", name="Tiers of tokens")
+    expect(tiers.locator("tbody tr")).to_have_count(2)
+    expect(tiers.locator("tbody tr").nth(1)).to_contain_text("∞")
+    shots(page, "plan")
+    page.get_by_role("link", name="Subscriptions", exact=True).click()
+    page.get_by_role("link", name="Pro", exact=True).first.click()
+    expect(page.get_by_role("heading", name="Phase: Default")).to_be_visible()
+    shots(page, "subscription")
+
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{server.url}/console/customers/{seeded.acme_id}?range=7d")
     expect(page.get_by_test_id("total-tokens")).to_have_text("401")
