@@ -209,6 +209,8 @@ WHERE e.namespace = g.namespace AND e.time = g.time AND e.source = g.source AND 
 RETURNING {columns}"""
         params = {"ns": namespace, "sources": [k[0] for k in keys], "ids": [k[1] for k in keys]}
         with self._pool.connection() as conn, conn.transaction():
+            # In line with appends, so the two never lock keys in opposite orders.
+            conn.execute(f"SELECT 1 FROM {s}.{CLOCK} FOR UPDATE")
             return [_event(r) for r in conn.execute(sql, params).fetchall()]
 
     def prune_keys(self) -> int:
