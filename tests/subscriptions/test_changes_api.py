@@ -69,6 +69,11 @@ def test_delete_only_scheduled(api: Api) -> None:
     r = api("DELETE", f"/api/v1/subscriptions/{sub['id']}")
     assert r.status_code == 204
     assert api("GET", f"/api/v1/subscriptions/{sub['id']}").status_code == 404
+    again = api.ok("POST", "/api/v1/subscriptions", body, 201)
+    gone = api.ok("POST", f"/api/v1/subscriptions/{again['id']}/cancel", {"timing": "immediate"})
+    assert (gone["status"], gone["activeTo"]) == ("inactive", gone["activeFrom"])
+    assert api.ok("POST", f"/api/v1/subscriptions/{again['id']}/restore")["status"] == "scheduled"
+    api.ok("DELETE", f"/api/v1/subscriptions/{again['id']}", status=204)
     running = api.ok("POST", "/api/v1/subscriptions", CREATE, 201)
     assert api("DELETE", f"/api/v1/subscriptions/{running['id']}").status_code == 409
 

@@ -106,6 +106,8 @@ class Subscription:
     deleted_at: datetime | None = None
 
     def status(self, now: datetime) -> Status:
+        if self.active_to is not None and self.active_to <= self.active_from:
+            return Status.INACTIVE  # canceled before it started: it never runs
         if self.active_from > now:
             return Status.SCHEDULED
         if self.active_to is not None and self.active_to <= now:
