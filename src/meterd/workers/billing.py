@@ -20,6 +20,8 @@ from meterd.domain.billing import Invoice, InvoiceActions, InvoiceService
 
 log = logging.getLogger("meterd.workers.billing")
 BATCH = 500
+# Invoices stepped in one transaction: one commit for many, one rollback at worst.
+CHUNK = 50
 
 Feeder = Callable[[], object]
 
@@ -62,13 +64,23 @@ class BillingWorker:
             due = [d for d in self._invoices.store.due_invoices(now, BATCH) if d not in seen]
             if not due:
                 return changed
-            for namespace, invoice_id in due:
-                seen.add((namespace, invoice_id))
+            seen.update(due)
+            for lo in range(0, len(due), CHUNK):
+                chunk = due[lo : lo + CHUNK]
                 try:
-                    changed.extend(self._actions.collect_due(namespace, invoice_id))
+                    changed.extend(self._actions.collect_due_many(chunk))
                 except Exception:
-                    # One invoice that cannot be stepped must not hold up the rest.
-                    log.exception("cannot step invoice %s", invoice_id)
+                    changed.extend(self._one_by_one(chunk))
+
+    def _one_by_one(self, keys: list[tuple[str, str]]) -> list[Invoice]:
+        """Step each invoice alone, so one that fails holds up no other."""
+        changed: list[Invoice] = []
+        for namespace, invoice_id in keys:
+            try:
+                changed.extend(self._actions.collect_due(namespace, invoice_id))
+            except Exception:
+                log.exception("cannot step invoice %s", invoice_id)
+        return changed
 
     def wake(self) -> None:
         self._wake.set()

@@ -168,14 +168,17 @@ class Flow:
         """Every automatic step that is due at ``now``."""
         if invoice.status is InvoiceStatus.DRAFT:
             ext = invoice.extended_status
+            calculated = False
             if ext in (Ext.DRAFT_CREATED, Ext.DRAFT_WAITING_FOR_COLLECTION):
                 if invoice.collection_at is not None and invoice.collection_at > now:
                     return replace(invoice, extended_status=Ext.DRAFT_WAITING_FOR_COLLECTION.value)
                 invoice = self.calculate(tx, invoice, now)
+                # Issued right away, the usage just read is the usage to bill.
+                calculated = True
             if invoice.extended_status == Ext.DRAFT_WAITING_AUTO_APPROVAL and (
                 invoice.draft_until is None or invoice.draft_until <= now
             ):
-                return self.issue(tx, invoice, now)
+                return self.issue(tx, invoice, now, calculated=calculated)
             return invoice
         payable = invoice.status in (InvoiceStatus.ISSUED, InvoiceStatus.PAYMENT_PROCESSING)
         if payable and invoice.due_at is not None and invoice.due_at <= now:
@@ -196,9 +199,11 @@ class Flow:
             updated_at=now,
         )
 
-    def issue(self, tx: InvoiceTx, invoice: Invoice, now: datetime) -> Invoice:
+    def issue(
+        self, tx: InvoiceTx, invoice: Invoice, now: datetime, *, calculated: bool = False
+    ) -> Invoice:
         """Number the invoice and fix its amounts, usage read one last time."""
-        final = self.recalculate(tx, invoice, now)
+        final = invoice if calculated else self.recalculate(tx, invoice, now)
         if final.validation_issues:
             return replace(final, extended_status=Ext.DRAFT_INVALID.value, updated_at=now)
         if not final.lines:

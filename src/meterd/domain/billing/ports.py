@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,6 +75,12 @@ class InvoiceStore(Protocol):
         self, namespace: str, invoice_id: str, *, skip_locked: bool = False
     ) -> AbstractContextManager[tuple[Invoice | None, InvoiceTx]]:
         """The invoice, locked for the transaction; None when absent or taken."""
+        ...
+
+    def locked_invoices(
+        self, keys: Sequence[tuple[str, str]], *, skip_locked: bool = False
+    ) -> AbstractContextManager[tuple[list[Invoice], InvoiceTx]]:
+        """The invoices named by (namespace, id), locked for one transaction."""
         ...
 
     def get_invoice(self, namespace: str, invoice_id: str) -> Invoice | None: ...

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from meterd.core.errors import NotFoundError
 from meterd.domain.billing.ports import CustomerView
-from meterd.domain.customers import CustomerService
+from meterd.domain.customers import CustomerListQuery, CustomerService
 from meterd.domain.features import FeatureService
 from meterd.domain.meters import MeterService, UsageReader
 from meterd.domain.meters.service import QueryMeterInput
@@ -54,11 +54,34 @@ class MeteredUsage:
     def batch(self) -> Iterator[None]:
         self._local.cache = {}
         self._local.metered = {}
+        self._local.subjects = {}
         try:
             yield
         finally:
             self._local.cache = None
             self._local.metered = None
+            self._local.subjects = None
+
+    def _subjects_of(self, namespace: str, customer_id: str) -> tuple[str, ...]:
+        """A customer's subjects; in a batch, every customer's read in one go."""
+        known: dict[str, dict[str, tuple[str, ...]]] = self._local.subjects
+        if namespace not in known:
+            found: dict[str, tuple[str, ...]] = {}
+            page = 1
+            while True:
+                listed = self._customers.list_customers(
+                    CustomerListQuery(namespace=namespace, page=page, page_size=1000)
+                )
+                found.update((c.id, c.attributed_subjects) for c in listed.items)
+                if not listed.items or len(found) >= listed.total:
+                    break
+                page += 1
+            known[namespace] = found
+        if customer_id not in known[namespace]:
+            # Created after the batch began.
+            subjects = self._customers.get(namespace, customer_id).attributed_subjects
+            known[namespace][customer_id] = subjects
+        return known[namespace][customer_id]
 
     def _by_subject(self, key: Key) -> dict[str | None, Decimal]:
         namespace, feature_key, start, end = key
@@ -103,7 +126,7 @@ class MeteredUsage:
             if key not in cache:
                 cache[key] = self._by_subject(key)
             per_subject = cache[key]
-            subjects = self._customers.get(namespace, customer_id).attributed_subjects
+            subjects = self._subjects_of(namespace, customer_id)
             return sum((per_subject.get(s, ZERO) for s in subjects), ZERO)
         feature = self._features.get(namespace, feature_key)
         if feature.meter_slug is None:

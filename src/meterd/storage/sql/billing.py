@@ -8,7 +8,7 @@ SQLite has one writer at a time, which serialises the same work.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -328,6 +328,27 @@ class BillingQueries(SqlBase):
                 query = query.with_for_update(skip_locked=skip_locked)
             doc = conn.execute(query).scalar_one_or_none()
             yield (invoice_from_doc(doc) if doc is not None else None), tx
+
+    @contextmanager
+    def locked_invoices(
+        self, keys: Sequence[tuple[str, str]], *, skip_locked: bool = False
+    ) -> Iterator[tuple[list[Invoice], _InvoiceTx]]:
+        wanted = set(keys)
+        with self._write(lambda _: "the customer's gathering invoice changed meanwhile") as conn:
+            query = (
+                select(billing_invoices.c.namespace, billing_invoices.c.document)
+                .where(billing_invoices.c.id.in_(sorted({i for _, i in wanted})))
+                # One order for every locker, so two of them never deadlock.
+                .order_by(billing_invoices.c.id)
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=skip_locked)
+            found = [
+                invoice_from_doc(row.document)
+                for row in conn.execute(query)
+                if (row.namespace, row.document["id"]) in wanted
+            ]
+            yield found, _InvoiceTx(conn)
 
     def get_invoice(self, namespace: str, invoice_id: str) -> Invoice | None:
         query = select(billing_invoices.c.document).where(
