@@ -31,7 +31,7 @@ from meterd.domain.meters.filters import parse_meter_filter
 from meterd.domain.meters.models import Aggregation, Meter, MeterQuery
 from meterd.domain.meters.ports import UsageReader
 
-EVENT_BACKENDS = ["duckdb", "chdb"]
+EVENT_BACKENDS = ["duckdb", "chdb", "clickhouse"]
 # PostgreSQL joins when METERD_TEST_POSTGRES_URL points at a database the tests
 # may write to; each test directory gets a schema of its own there.
 PG_ENV = "METERD_TEST_POSTGRES_URL"
@@ -87,7 +87,32 @@ def open_backend(
             dedupe_window=dedupe_window,
             claims_url=claims,
         )
+    if backend == "clickhouse":
+        from meterd.storage.clickhouse import ClickHouseEventStore
+
+        # clickhouse:// over HTTP; each test directory gets a database of its own.
+        database = "t_" + hashlib.sha256(f"{_RUN}:{path}".encode()).hexdigest()[:20]
+        return ClickHouseEventStore(
+            _clickhouse_http().url(database), clock, dedupe_window=dedupe_window
+        )
     raise AssertionError(f"no conformance setup for backend {backend}")
+
+
+_CLICKHOUSE: list[Any] = []
+
+
+def _clickhouse_http() -> Any:
+    """One ClickHouse HTTP front (over chdb) for the whole test run, started on first use."""
+    if not _CLICKHOUSE:
+        import atexit
+        import tempfile
+
+        from tests.support.clickhouse_http import ClickHouseHttp
+
+        front = ClickHouseHttp(Path(tempfile.mkdtemp(prefix="meterd-ch-")) / "data").start()
+        atexit.register(front.stop)
+        _CLICKHOUSE.append(front)
+    return _CLICKHOUSE[0]
 
 
 @dataclass

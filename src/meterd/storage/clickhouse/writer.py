@@ -68,6 +68,7 @@ class EventWriter:
         self.shared = driver.shared or claims is not None
         self.lock = threading.Lock()
         self.closed = False
+        self._pruned_until: datetime | None = None
         self._index: FingerprintIndex | None = (
             None if self.shared else FingerprintIndex(self._load_index())
         )
@@ -230,11 +231,25 @@ class EventWriter:
         if self._window is None:
             return 0
         with self.lock:
-            self._drop_old_months()
             if self._claims is not None:
+                self._drop_old_months()
                 return self._claims.forget_expired()
             if self._index is None:
-                return 0
+                # Claims past the window are ignored by every lookup; count
+                # the ones that expired since the last pruning.
+                cutoff = self._clock.now() - self._window
+                bind = Binder()
+                sql = (
+                    f"SELECT count() AS n FROM {self._db}.event_keys "
+                    f"WHERE stored_at < {bind.instant(cutoff)}"
+                )
+                if self._pruned_until is not None:
+                    sql += f" AND stored_at >= {bind.instant(self._pruned_until)}"
+                (n,) = self._driver.arrow(sql, bind.params).column("n").to_pylist()
+                self._pruned_until = cutoff
+                self._drop_old_months()
+                return int(n)
+            self._drop_old_months()
             before = len(self._index)
             self._index = FingerprintIndex(self._load_index())
             return before - len(self._index)
