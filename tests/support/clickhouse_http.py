@@ -5,7 +5,7 @@ engine. This serves the part of ClickHouse's HTTP protocol that
 clickhouse-connect speaks (a query in the URL or the body, ``param_*``
 parameters, settings as URL parameters, ``FORMAT`` clauses, inserts whose
 data is the body, chunked and compressed bodies, the ``X-ClickHouse-*``
-response headers) and runs every statement on one chdb session. So the store's
+response headers) and runs every statement on one chdb connection. So the store's
 HTTP driver, clickhouse-connect's parameter binding and Arrow transfer, and
 the SQL all run for real; only the server's network front is stood in for.
 
@@ -43,9 +43,9 @@ _HTTP_ONLY = {
 
 class _Engine:
     def __init__(self, path: str) -> None:
-        from chdb import session
+        import chdb
 
-        self.session: Any = session.Session(path)
+        self.session: Any = chdb.connect(path)
         self.lock = threading.Lock()
 
 
@@ -121,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
                     value = v if re.fullmatch(r"-?\d+", v) else "'" + v.replace("'", "\\'") + "'"
                     ENGINE.session.query(f"SET {k} = {value}")
                 if data is not None:
-                    inserter = ENGINE.session._conn.send_insert(sql, fmt)
+                    inserter = ENGINE.session.send_insert(sql, fmt)
                     inserter.append(data)
                     written = inserter.finish().rows_written
                     out = b""

@@ -8,10 +8,10 @@ plain Python values: strings, integers, and lists of them. Instants travel as
 epoch microseconds (``Int64``), which neither driver can round or shift.
 
 chdb hosts one embedded engine per process, bound to one data directory: a
-second directory can be opened only once every session on the first is
-closed. Sessions are documented as thread-safe, but every call still goes
-through one lock per engine so that a streaming insert never interleaves
-with another statement.
+second directory can be opened only once every store on the first is closed.
+chdb documents its connections as thread-safe, but every call still goes
+through one lock per engine, so that a streaming insert never interleaves
+with another statement on the shared connection.
 """
 
 from __future__ import annotations
@@ -102,9 +102,9 @@ _ENGINE: _Engine | None = None
 
 def _acquire_engine(path: str) -> _Engine:
     global _ENGINE
-    from chdb import session as chdb_session
+    import chdb
 
-    session_class: Any = chdb_session.Session
+    connect: Any = chdb.connect
 
     with _ENGINES_LOCK:
         if _ENGINE is not None and _ENGINE.path != path:
@@ -114,7 +114,7 @@ def _acquire_engine(path: str) -> _Engine:
             )
         if _ENGINE is None:
             try:
-                _ENGINE = _Engine(path, session_class(path))
+                _ENGINE = _Engine(path, connect(path))
             except Exception as exc:
                 raise UnavailableError(f"cannot open chdb store {path}: {exc}") from exc
         _ENGINE.users += 1
@@ -174,7 +174,7 @@ class ChdbDriver:
         columns = ", ".join(data.column_names)
         with engine.lock:
             try:
-                inserter = engine.session._conn.send_insert(
+                inserter = engine.session.send_insert(
                     f"INSERT INTO {self.database}.{table} ({columns})", "ArrowStream"
                 )
             except RuntimeError as exc:
