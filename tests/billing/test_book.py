@@ -266,3 +266,32 @@ def test_plan_change_mid_period_bills_each_plan_for_its_days(billing: Billing) -
         ("Seats", "2024-02-01", "20.00"),
     ]
     assert totals(february) == {"amount": "62.00", "total": "62.00"}
+
+
+def test_one_time_fee_and_full_period_billing_at_the_end(billing: Billing) -> None:
+    profile = billing.ok("GET", "/api/v1/billing/profiles")["items"][0]
+    profile["workflow"]["invoicing"]["subscriptionEndProrationMode"] = "bill_full_period"
+    billing.ok("PUT", f"/api/v1/billing/profiles/{profile['id']}", profile)
+    at(billing.clock, JAN1)
+    setup = {
+        "type": "flat_fee",
+        "key": "setup",
+        "name": "Setup",
+        "price": {"type": "flat", "amount": "250", "paymentTerm": "in_advance"},
+    }
+    publish(billing, "once", [setup, flat("base", "31", "in_arrears")])
+    billing.customer("acme")
+    sub = subscribe(billing, "acme", "once")
+    billing.worker.run_once()
+    [first] = invoices(billing)
+    # The one-time setup fee, once, when the subscription starts.
+    assert [(ln["name"], ln["totals"]["total"]) for ln in first["lines"]] == [("Setup", "250.00")]
+    at(billing.clock, datetime(2024, 1, 11, tzinfo=UTC))
+    billing.ok("POST", f"/api/v1/subscriptions/{sub['id']}/cancel", {"timing": "immediate"})
+    billing.worker.run_once()
+    last = invoices(billing, order="DESC", orderBy="createdAt")[0]
+    # bill_full_period: the last, shortened period is billed as a whole month.
+    assert [(ln["name"], ln["totals"]["total"]) for ln in last["lines"]] == [("Base", "31.00")]
+    at(billing.clock, FEB1 + timedelta(days=1))
+    billing.worker.run_once()
+    assert len(invoices(billing)) == 2

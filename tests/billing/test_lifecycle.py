@@ -205,3 +205,41 @@ def test_invoice_events_reach_notification_rules(billing: Billing) -> None:
     by_kind = {e["type"]: e["payload"]["data"] for e in events}
     assert by_kind["invoice.created"]["id"] == draft["id"]
     assert by_kind["invoice.updated"]["number"] == "INV-000001"
+
+
+def test_snapshot_retry_and_recalculate_actions(billing: Billing) -> None:
+    manual_approval(billing)
+    billing.meter("tokens")
+    cid = billing.customer("acme")
+    unit = {"type": "unit", "amount": "0.5"}
+    billing.pending(cid, line("Tokens", JAN1, FEB1, unit, featureKey="tokens"))
+    billing.events("tokens", "acme", (datetime(2024, 1, 2, tzinfo=UTC), 10))
+    # The feature loses its meter before the invoice is made: the draft is invalid.
+    feature = billing.ok("GET", "/api/v1/features/tokens")
+    billing.ok("DELETE", f"/api/v1/features/{feature['id']}", status=204)
+    [draft] = billing.invoice_now(cid)
+    assert draft["statusDetails"]["extendedStatus"] == "draft.invalid"
+    assert draft["statusDetails"]["failed"] is True
+    assert draft["validationIssues"][0]["code"] == "feature_not_metered"
+    assert set(draft["statusDetails"]["availableActions"]) == {"retry", "delete"}
+    body = {"key": "tokens", "name": "tokens", "meterSlug": "tokens"}
+    billing.ok("POST", "/api/v1/features", body, 201)
+    retried = billing.ok("POST", f"/api/v1/billing/invoices/{draft['id']}/retry")
+    assert retried["statusDetails"]["extendedStatus"] == "draft.manual_approval_needed"
+    assert retried["totals"]["total"] == "5.00"
+    billing.events("tokens", "acme", (datetime(2024, 1, 3, tzinfo=UTC), 4))
+    recalculated = billing.ok("POST", f"/api/v1/billing/invoices/{draft['id']}/taxes/recalculate")
+    assert recalculated["totals"]["total"] == "7.00"
+    # A draft still waiting for late events can be collected at once.
+    billing.pending(cid, line("Tokens", FEB1, FEB1.replace(month=3), unit, featureKey="tokens"))
+    billing.clock.set(FEB1.replace(month=3))
+    billing.worker.run_once()
+    waiting = billing.ok("GET", "/api/v1/billing/invoices", statuses="draft", order="DESC")
+    latest = waiting["items"][0]
+    assert latest["statusDetails"]["extendedStatus"] == "draft.waiting_for_collection"
+    assert "snapshotQuantities" in latest["statusDetails"]["availableActions"]
+    snap = billing.ok("POST", f"/api/v1/billing/invoices/{latest['id']}/snapshot-quantities")
+    assert snap["statusDetails"]["extendedStatus"] == "draft.manual_approval_needed"
+    assert snap["quantitySnapshotedAt"] == "2024-03-01T00:00:00Z"
+    r = billing.call("POST", f"/api/v1/billing/invoices/{latest['id']}/advance")
+    assert r.status_code == 409

@@ -28,6 +28,7 @@ from meterd.domain.billing.models import (
     Line,
     ManagedBy,
     TaxConfig,
+    Workflow,
 )
 from meterd.domain.billing.ports import (
     CustomerView,
@@ -75,6 +76,9 @@ def _correction(invoiced: Line, line: Line, billed: Mapping[str, Line]) -> Line 
     short by a cancellation gives money back this way.
     """
     if invoiced.period_end == line.period_end or invoiced.adjusts is not None:
+        return None
+    if (invoiced.price, invoiced.proration) == (line.price, line.proration):
+        # Charged the same either way (a one-time fee, say).
         return None
     key = f"{line.source_key}@{line.period_end.isoformat()}"
     if key in billed:
@@ -128,6 +132,9 @@ class InvoiceService:
     @property
     def clock(self) -> Clock:
         return self._clock
+
+    def workflow_of(self, namespace: str, customer_id: str) -> Workflow:
+        return self._profiles.effective(namespace, customer_id).workflow
 
     def customer(self, namespace: str, id_or_key: str) -> CustomerView:
         return self._profiles.customer(namespace, id_or_key)

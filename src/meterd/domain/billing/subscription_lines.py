@@ -66,8 +66,14 @@ def source_key(view: SubscriptionView, item: ItemView, period: Period) -> str:
     return f"{view.id}/{item.phase_key}/{item.key}/{item.id}/{format_rfc3339(period.start)}"
 
 
-def item_lines(view: SubscriptionView, until: datetime) -> list[Line]:
-    """Every line the subscription owes for periods started by ``until``."""
+def item_lines(
+    view: SubscriptionView, until: datetime, *, full_period_at_end: bool = False
+) -> list[Line]:
+    """Every line the subscription owes for periods started by ``until``.
+
+    With ``full_period_at_end`` (the profile's ``bill_full_period``), a
+    period cut short by the subscription's end is billed in full.
+    """
     out: list[Line] = []
     for item in view.items():
         if item.price is None:
@@ -81,7 +87,9 @@ def item_lines(view: SubscriptionView, until: datetime) -> list[Line]:
             if isinstance(item.price, FlatPrice) and view.pro_rating_enabled:
                 cadence = item.billing_cadence or view.billing_cadence
                 full = period_at(view.billing_anchor, cadence, period.start)
-                if (period.start, period.end) != (full.start, full.end):
+                cut = (period.start, period.end) != (full.start, full.end)
+                ending = view.active_to == period.end and period.start == full.start
+                if cut and not (ending and full_period_at_end):
                     part = (period.end - period.start).total_seconds()
                     share = proration(part, (full.end - full.start).total_seconds())
             out.append(
@@ -129,11 +137,16 @@ class SubscriptionBilling:
         """Add what the customer's subscriptions owe up to now; how many lines were added."""
         now = self._invoices.clock.now()
         views = self._views.views_for_customer(namespace, customer_id)
+        if not views:
+            self._invoices.drop_stale(namespace, customer_id, set())
+            return 0
+        workflow = self._invoices.workflow_of(namespace, customer_id)
+        full = workflow.end_proration_mode == "bill_full_period"
         added = 0
         wanted: set[str] = set()
         by_currency: dict[str, list[Line]] = {}
         for view in views:
-            for line in item_lines(view, now):
+            for line in item_lines(view, now, full_period_at_end=full):
                 wanted.add(line.source_key or "")
                 by_currency.setdefault(view.currency, []).append(line)
         self._invoices.drop_stale(namespace, customer_id, wanted)
