@@ -1,9 +1,8 @@
-"""The ClickHouse event store on chdb: entitlement usage, the dedupe safety net, chdb's rules.
+"""The ClickHouse event store on chdb: the dedupe safety net, parameters, chdb's rules.
 
-The conformance suites (``test_event_store``, ``test_meter_aggregation``,
-``test_filters_sql``) run against chdb through ``EVENT_BACKENDS``; the
-entitlement-usage tests are written against one store and are re-run here on
-chdb by importing them next to a chdb ``store`` fixture.
+The conformance suites run against chdb and clickhouse:// through
+``EVENT_BACKENDS``; ``test_clickhouse_usage`` re-runs the entitlement-usage
+tests on them.
 """
 
 from __future__ import annotations
@@ -15,13 +14,6 @@ from pathlib import Path
 
 import pytest
 from tests.storage.events_conftest import T0, Ev, make_batch, make_meter, make_query, new_namespace
-from tests.storage.test_entitlement_usage import (
-    h,
-    test_a_customer_without_subjects_uses_nothing,
-    test_filters_event_from_and_unique_count,
-    test_late_events_and_watermarks,
-    test_usage_per_phase,
-)
 
 from meterd.core.clock import FrozenClock
 from meterd.core.errors import NotSupportedError, UnavailableError
@@ -34,17 +26,10 @@ from meterd.storage.clickhouse.connection import ChdbDriver, render_param
 from meterd.storage.clickhouse.schema import ddl, events_table
 from meterd.storage.clickhouse.writer import fingerprint
 
-__all__ = [
-    "test_a_customer_without_subjects_uses_nothing",
-    "test_filters_event_from_and_unique_count",
-    "test_late_events_and_watermarks",
-    "test_usage_per_phase",
-]
-
 
 @pytest.fixture
 def clock() -> FrozenClock:
-    return FrozenClock(h(100))
+    return FrozenClock(T0)
 
 
 def chdb_url(tmp_path: Path) -> str:
