@@ -152,3 +152,9 @@ def test_claims_lost_with_the_power_are_recovered_from_events(
         assert only.subject == "s1"
     finally:
         store.close()
+
+
+def test_server_urls_name_plain_databases_and_clusters() -> None:
+    for url in ("clickhouse://h:8123/db;drop", "clickhouse://h:8123/db?cluster=a-b"):
+        with pytest.raises(NotSupportedError, match="identifier"):
+            ClickHouseEventStore(url, FrozenClock(T0))

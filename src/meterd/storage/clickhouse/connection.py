@@ -16,6 +16,7 @@ with another statement on the shared connection.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -197,6 +198,13 @@ class ChdbDriver:
 # -- clickhouse-connect ----------------------------------------------------------
 
 
+def _identifier(name: str, what: str) -> str:
+    # Database and cluster names are spliced into DDL and queries.
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise NotSupportedError(f"ClickHouse {what} name must be a plain identifier, not {name!r}")
+    return name
+
+
 class HttpDriver:
     """A ClickHouse server or cluster over HTTP; other meterd processes may share it."""
 
@@ -210,7 +218,9 @@ class HttpDriver:
         query.pop("claims", None)
         self.cluster = query.pop("cluster", None) or None
         secure = query.pop("secure", "") in ("1", "true")
-        self.database = (parts.path or "/").strip("/") or "default"
+        self.database = _identifier((parts.path or "/").strip("/") or "default", "database")
+        if self.cluster is not None:
+            _identifier(self.cluster, "cluster")
         # Any other query parameter is a ClickHouse setting for every
         # statement, e.g. insert_quorum=2 on a replicated cluster.
         self._settings: dict[str, Any] = {"async_insert": 0, **_FINAL}
