@@ -2,13 +2,19 @@
 
 One writer per store (serialised by a lock; the group-commit thread in a
 server) appends. Before inserting, every incoming (namespace, source, id) is
-checked against the claims in ``event_keys``: with chdb the store is the
-only writer, so an in-memory fingerprint index proves most keys new without a
-query, and only its hits are confirmed in the table; against a server that
-other processes write to, every key is looked up. Rows then go in as inserts
-of at most ``insert_rows`` rows, events before their claims: a crash between
-the two leaves an event without a claim, whose retry stores an identical copy
-that ``FINAL`` reads as one (``docs/clickhouse.md``).
+checked against claims:
+
+* with chdb the store is the only writer: an in-memory fingerprint index
+  proves most keys new without a query, and only its hits are confirmed in
+  ``event_keys`` (or, should a claim be missing, in ``events``);
+* servers sharing one ClickHouse claim their keys in PostgreSQL (``claims``),
+  holding the claims' transaction open across the insert;
+* a lone server without PostgreSQL looks every key up in ``event_keys``.
+
+Rows go in as inserts of at most ``insert_rows`` rows, events before their
+``event_keys`` claims: a crash between the two leaves an event without a
+claim, whose retry stores an identical copy that ``FINAL`` reads as one
+(``docs/clickhouse.md``).
 """
 
 from __future__ import annotations
