@@ -50,7 +50,9 @@ class ClickHouseEventStore:
 
     ``url`` is ``clickhouse://user:pass@host:8123/db[?cluster=NAME&setting=value]``
     or ``chdb:///PATH``. Opening creates the tables when missing (``meterd
-    migrate --events-url`` does the same without serving).
+    migrate --events-url`` does the same without serving). ``claims_url`` (or
+    the URL's ``claims`` parameter) names a PostgreSQL database that holds the
+    dedupe claims of every server sharing the ClickHouse (``claims``).
     """
 
     def __init__(
