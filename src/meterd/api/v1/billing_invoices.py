@@ -12,7 +12,7 @@ from meterd.api.responses import JSON, no_content
 from meterd.api.v1 import billing_wire as wire
 from meterd.api.v1.billing import page_of
 from meterd.api.v1.entitlements_wire import page_envelope
-from meterd.core.errors import ValidationError
+from meterd.core.errors import NotFoundError, ValidationError
 from meterd.domain.auth import Operation, Principal
 from meterd.domain.billing import InvoiceListQuery, InvoiceStatus
 
@@ -20,6 +20,14 @@ router = APIRouter(tags=["Invoices"])
 READ = Depends(require(Operation.READ))
 WRITE = Depends(require(Operation.WRITE))
 ORDER_BY = ("customer.name", "issuedAt", "status", "createdAt", "updatedAt", "periodStart")
+
+
+def _customer_id(c: ContainerLike, namespace: str, id_or_key: str) -> str:
+    """The customer's id; an unknown one is kept, so it matches no invoice."""
+    try:
+        return c.customers.get(namespace, id_or_key).id
+    except NotFoundError:
+        return id_or_key
 
 
 @router.get("/api/v1/billing/invoices")
@@ -35,7 +43,7 @@ def list_invoices(request: Request, who: Principal = READ) -> JSON:
         raise ValidationError.single(
             "orderBy", "invalid_enum", "orderBy is one of " + ", ".join(ORDER_BY)
         )
-    customers = tuple(c.customers.get(who.namespace, x).id for x in many(request, "customers"))
+    customers = tuple(_customer_id(c, who.namespace, x) for x in many(request, "customers"))
     query = InvoiceListQuery(
         namespace=who.namespace,
         statuses=statuses,
