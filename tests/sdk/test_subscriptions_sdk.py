@@ -73,6 +73,12 @@ def test_subscription_lifecycle_and_entitlements(
     assert out["access_ended"] == {}
     assert (out["restored"]["status"], out["restored"]["activeTo"]) == ("active", None)
     assert set(out["access_restored"]) == {f["sso"]}
+    view = out["customer_view"]
+    assert view["current"] == out["restored"]["id"]
+    assert view["on_pro"] == [["sdk_sub_a", out["restored"]["id"]]]
+    assert view["expanded"] == [[out["restored"]["id"]]]
+    # Customer b has no subscription yet and a's left basic: no one is on basic.
+    assert view["on_basic"] == 1
 
     scheduled = out["scheduled"]
     assert (scheduled["status"], scheduled["plan"]) == ("scheduled", None)

@@ -70,6 +70,15 @@ out["ended"] = sub_view(c.subscriptions.cancel(last, CancelRequest(timing="immed
 out["access_ended"] = access(c, a)
 out["restored"] = sub_view(c.subscriptions.restore(last))
 out["access_restored"] = access(c, a)
+got = c.customers.get(a)
+on_pro = c.customers.list(plan_key=pro, expand=["subscriptions"])
+out["customer_view"] = {
+    "current": got.current_subscription_id,
+    "on_pro": [(x.key, x.current_subscription_id) for x in on_pro.items_property],
+    "expanded": [[s.id for s in x.subscriptions or []] for x in on_pro.items_property],
+    "on_basic": on_pro.total_count
+    - c.customers.list(plan_key=basic).total_count,
+}
 
 later = datetime(anchor.year + 1, anchor.month, 1, tzinfo=UTC)
 custom = CustomSubscriptionCreate(

@@ -9,19 +9,48 @@ from starlette.responses import Response
 
 from meterd.api.auth import require
 from meterd.api.container import ContainerLike
-from meterd.api.params import boolean, integer, json_body, obj, one, segment
+from meterd.api.params import boolean, integer, json_body, many, obj, one, segment
 from meterd.api.responses import JSON, no_content
 from meterd.api.v1 import schemas
+from meterd.api.v1.subscriptions_wire import to_api_subscription
 from meterd.api.v1.wire import to_api_customer, to_api_subject
 from meterd.core.errors import ValidationError
 from meterd.core.periods import parse_rfc3339
 from meterd.domain.auth import Operation, Principal
-from meterd.domain.customers import CustomerInput, CustomerListQuery, SubjectInput
+from meterd.domain.customers import Customer, CustomerInput, CustomerListQuery, SubjectInput
 
 router = APIRouter()
 READ = Depends(require(Operation.READ))
 WRITE = Depends(require(Operation.WRITE))
 ORDER_BY = {"id": "id", "name": "name", "createdAt": "createdAt"}
+EXPANDS = ("subscriptions",)
+
+
+def _expand(request: Request) -> bool:
+    """Whether ``expand=subscriptions`` was asked for (form-encoded, repeated or comma-joined)."""
+    values = [v for raw in many(request, "expand") for v in raw.split(",") if v]
+    for v in values:
+        if v not in EXPANDS:
+            raise ValidationError.single("expand", "invalid_enum", "expand is subscriptions")
+    return "subscriptions" in values
+
+
+def _with_subscriptions(
+    c: ContainerLike, namespace: str, items: list[Customer], expand: bool
+) -> list[dict[str, Any]]:
+    """Wire customers carrying their running subscription's id (and it, when expanded)."""
+    current = c.subscriptions.current_for_customers(namespace, [x.id for x in items])
+    now = c.clock.now()
+    out = []
+    for x in items:
+        wire = to_api_customer(x)
+        sub = current.get(x.id)
+        if sub is not None:
+            wire["currentSubscriptionId"] = sub.id
+        if expand:
+            wire["subscriptions"] = [to_api_subscription(sub, now)] if sub is not None else []
+        out.append(wire)
+    return out
 
 
 def _customer_input(body: dict[str, Any]) -> CustomerInput:
@@ -51,7 +80,8 @@ def _customer_input(body: dict[str, Any]) -> CustomerInput:
 async def create_customer(request: Request, who: Principal = WRITE) -> JSON:
     c: ContainerLike = request.app.state.container
     inp = _customer_input(obj(await json_body(request)))
-    return JSON(to_api_customer(c.customers.create(who.namespace, inp)), status_code=201)
+    created = c.customers.create(who.namespace, inp)
+    return JSON(_with_subscriptions(c, who.namespace, [created], False)[0], status_code=201)
 
 
 @router.get("/api/v1/customers", tags=["Customers"])
@@ -60,6 +90,11 @@ def list_customers(request: Request, who: Principal = READ) -> JSON:
     order_by = one(request, "orderBy") or "id"
     if order_by not in ORDER_BY:
         raise ValidationError.single("orderBy", "invalid_enum", "orderBy is id, name or createdAt")
+    expand = _expand(request)
+    plan_key = one(request, "planKey")
+    on_plan = None
+    if plan_key is not None:
+        on_plan = tuple(c.subscriptions.customers_on_plan(who.namespace, plan_key))
     page = c.customers.list_customers(
         CustomerListQuery(
             namespace=who.namespace,
@@ -72,6 +107,7 @@ def list_customers(request: Request, who: Principal = READ) -> JSON:
             name=one(request, "name"),
             primary_email=one(request, "primaryEmail"),
             subject=one(request, "subject"),
+            customer_ids=on_plan,
         )
     )
     return JSON(
@@ -79,7 +115,7 @@ def list_customers(request: Request, who: Principal = READ) -> JSON:
             "totalCount": page.total,
             "page": page.page,
             "pageSize": page.page_size,
-            "items": [to_api_customer(x) for x in page.items],
+            "items": _with_subscriptions(c, who.namespace, list(page.items), expand),
         }
     )
 
@@ -87,7 +123,9 @@ def list_customers(request: Request, who: Principal = READ) -> JSON:
 @router.get("/api/v1/customers/{customerIdOrKey}", tags=["Customers"])
 def get_customer(customerIdOrKey: str, request: Request, who: Principal = READ) -> JSON:
     c: ContainerLike = request.app.state.container
-    return JSON(to_api_customer(c.customers.get(who.namespace, segment(customerIdOrKey))))
+    expand = _expand(request)
+    found = c.customers.get(who.namespace, segment(customerIdOrKey))
+    return JSON(_with_subscriptions(c, who.namespace, [found], expand)[0])
 
 
 @router.put(
@@ -98,7 +136,8 @@ def get_customer(customerIdOrKey: str, request: Request, who: Principal = READ) 
 async def update_customer(customerIdOrKey: str, request: Request, who: Principal = WRITE) -> JSON:
     c: ContainerLike = request.app.state.container
     inp = _customer_input(obj(await json_body(request)))
-    return JSON(to_api_customer(c.customers.replace(who.namespace, segment(customerIdOrKey), inp)))
+    updated = c.customers.replace(who.namespace, segment(customerIdOrKey), inp)
+    return JSON(_with_subscriptions(c, who.namespace, [updated], False)[0])
 
 
 @router.delete("/api/v1/customers/{customerIdOrKey}", status_code=204, tags=["Customers"])

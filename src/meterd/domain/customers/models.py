@@ -83,3 +83,5 @@ class CustomerListQuery:
     name: str | None = None
     primary_email: str | None = None
     subject: str | None = None
+    # Restricts the page to these customer ids (e.g. those on a plan); empty means none.
+    customer_ids: tuple[str, ...] | None = None

@@ -26,6 +26,16 @@ class SubscriptionStore(Protocol):
         """The customer's live (not deleted) subscriptions, earliest start first."""
         ...
 
+    def subscriptions_running_at(
+        self,
+        namespace: str,
+        at: datetime,
+        customer_ids: Sequence[str] | None = None,
+        plan_key: str | None = None,
+    ) -> list[Subscription]:
+        """Live subscriptions running at ``at``, optionally of these customers or this plan key."""
+        ...
+
     def running_subscriptions(self, ended_after: datetime) -> list[Subscription]:
         """Live subscriptions of every namespace that have not ended by ``ended_after``."""
         ...

@@ -110,6 +110,20 @@ class SubscriptionService(AddonOps):
         subs.sort(key=key, reverse=desc)
         return SubscriptionPage(items=subs[offset : offset + limit], total=len(subs))
 
+    def current_for_customers(
+        self, namespace: str, customer_ids: list[str]
+    ) -> dict[str, Subscription]:
+        """Each customer's subscription running now, for those that have one."""
+        now = self._clock.now()
+        running = self._store.subscriptions_running_at(namespace, now, customer_ids=customer_ids)
+        return {s.customer_id: s for s in running}
+
+    def customers_on_plan(self, namespace: str, plan_key: str) -> list[str]:
+        """Customers whose running subscription follows a version of ``plan_key``."""
+        now = self._clock.now()
+        running = self._store.subscriptions_running_at(namespace, now, plan_key=plan_key)
+        return sorted({s.customer_id for s in running})
+
     # -- the read API billing builds on ------------------------------------------
 
     def get_view(self, namespace: str, subscription_id: str) -> SubscriptionView:

@@ -146,6 +146,8 @@ def _filters(query: CustomerListQuery) -> list[ColumnElement[bool]]:
             csk.c.customer_id == customers.c.id, csk.c.subject_key == query.subject
         )
         where.append(or_(customers.c.key == query.subject, attributed))
+    if query.customer_ids is not None:
+        where.append(customers.c.id.in_(query.customer_ids))
     return where
 
 

@@ -72,6 +72,34 @@ class SubscriptionQueries(SqlBase):
             ).mappings()
             return [from_row(r) for r in rows]
 
+    def subscriptions_running_at(
+        self,
+        namespace: str,
+        at: datetime,
+        customer_ids: Sequence[str] | None = None,
+        plan_key: str | None = None,
+    ) -> list[Subscription]:
+        where = [
+            subscriptions.c.namespace == namespace,
+            subscriptions.c.deleted_at.is_(None),
+            subscriptions.c.active_from <= at,
+            or_(subscriptions.c.active_to.is_(None), subscriptions.c.active_to > at),
+        ]
+        if plan_key is not None:
+            where.append(subscriptions.c.plan_key == plan_key)
+        stmt = select(subscriptions).order_by(subscriptions.c.active_from, subscriptions.c.id)
+        with self._read() as conn:
+            if customer_ids is None:
+                return [from_row(r) for r in conn.execute(stmt.where(*where)).mappings()]
+            out: list[Subscription] = []
+            wanted = list(dict.fromkeys(customer_ids))
+            # Bounded IN lists keep every backend under its bind-parameter limit.
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                rows = conn.execute(stmt.where(*where, subscriptions.c.customer_id.in_(chunk)))
+                out.extend(from_row(r) for r in rows.mappings())
+            return out
+
     def running_subscriptions(self, ended_after: datetime) -> list[Subscription]:
         with self._read() as conn:
             rows = conn.execute(
