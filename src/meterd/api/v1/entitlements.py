@@ -212,14 +212,8 @@ async def entitlement_value_v1(customerIdOrKey: str, featureKey: str, request: R
 def customer_access(customerIdOrKey: str, request: Request, who: Principal = READ) -> JSON:
     c = _container(request)
     customer = c.entitlements.customer(who.namespace, segment(customerIdOrKey))
-    page = c.entitlements.list_entitlements(
-        EntitlementListQuery(namespace=who.namespace, customer_ids=(customer.id,), limit=1000)
-    )
-    values = {
-        e.feature_key: to_api_value(c.entitlements.value(who.namespace, customer, e.id, None))
-        for e in page.items
-    }
-    return JSON({"entitlements": values})
+    values = c.entitlements.access(who.namespace, customer)
+    return JSON({"entitlements": {k: to_api_value(v) for k, v in values.items()}})
 
 
 @router.get(ONE + "/history")

@@ -338,6 +338,24 @@ class EntitlementService:
     ) -> EntitlementValue:
         return self._checks.check(namespace, customer.id, entitlement_ref, at)
 
+    def access(self, namespace: str, customer: Customer) -> dict[str, EntitlementValue]:
+        """The customer's current value of every entitlement, by feature key.
+
+        An entitlement removed between the listing and its check (a
+        subscription ending, say) is left out rather than failing the whole
+        answer: it no longer grants anything.
+        """
+        page = self.list_entitlements(
+            EntitlementListQuery(namespace=namespace, customer_ids=(customer.id,), limit=1000)
+        )
+        values: dict[str, EntitlementValue] = {}
+        for e in page.items:
+            try:
+                values[e.feature_key] = self.value(namespace, customer, e.id, None)
+            except NotFoundError:
+                continue
+        return values
+
     def history(
         self, namespace: str, customer: Customer, id_or_feature_key: str, inp: HistoryInput
     ) -> History:
