@@ -24,7 +24,7 @@ from meterd.domain.billing import (
 from meterd.domain.billing.subscription_lines import SubscriptionBilling
 from meterd.domain.catalog.addons import AddonService
 from meterd.domain.catalog.plans import PlanService
-from meterd.domain.compat import AccessTokens, EventCorrections, ExternalIds
+from meterd.domain.compat import AccessTokens, EventCorrections, ExternalIds, MeterDependents
 from meterd.domain.customers import CustomerService
 from meterd.domain.entitlements import EntitlementService
 from meterd.domain.events import EventService, EventStore
@@ -243,6 +243,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     container.background.append(billing_worker)
     container.invoices.on_change(InvoiceAnnouncements(notifications, clock))
     container.corrections.reprice_drafts_with(container.invoices, container.invoice_actions)
+    meter_dependents = MeterDependents(features, entitlements, state)
+    meter_dependents.reprice_drafts_with(container.invoices, container.invoice_actions)
+    meters.add_dependents(meter_dependents)
     subscription_billing = SubscriptionBilling(container.invoices, container.subscriptions, state)
     container.invoices.before_invoicing(subscription_billing.sync_customer)
     billing_worker.add_feeder(subscription_billing.sync_all)

@@ -83,7 +83,8 @@ out["meter_updated"] = dump(
         filter=Filter.from_dict(us_only),
     )
 )
-to_max = AggregationMethod.from_dict({"operator": "Max", "field": "tokens"})
+# Max of nothing: every operator but Count needs a field.
+to_max = AggregationMethod.from_dict({"operator": "Max"})
 out["meter_change_refused"] = status(
     lambda: vayu.meters.update(meter_id, aggregation_method=to_max)
 )

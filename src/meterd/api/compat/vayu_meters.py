@@ -25,7 +25,7 @@ from meterd.api.responses import JSON
 from meterd.core.errors import ValidationError
 from meterd.domain.auth import Operation, Principal
 from meterd.domain.catalog.plans import Plan, PlanFilter, PlanListQuery
-from meterd.domain.meters import Meter, UpdateMeterInput
+from meterd.domain.meters import Aggregation, Meter, RedefineMeterInput
 
 router = APIRouter(prefix=PREFIX, tags=TAGS, route_class=VayuRoute)
 READ = Depends(require(Operation.READ))
@@ -101,11 +101,14 @@ async def update_meter(request: Request, ref: str, who: Principal = WRITE) -> JS
     c = container(request)
     body = obj(await json_body(request))
     current = _meter(c, who.namespace, ref)
-    # What a meter reads and how it aggregates is fixed at creation (as in the
-    # OpenMeter API); repeating the current definition is accepted.
-    fixed: dict[str, Any] = {}
+    # Vayu lets a meter's event name and aggregation change after creation;
+    # events are aggregated when read, so this is a redefinition (the OpenMeter
+    # API keeps refusing it).
+    inp = RedefineMeterInput()
+    if body.get("name") is not None:
+        inp.name = body["name"]
     if body.get("eventName") is not None:
-        fixed["eventType"] = body["eventName"]
+        inp.event_type = body["eventName"]
     method = body.get("aggregationMethod")
     if method is not None:
         if not isinstance(method, dict) or method.get("operator") not in wire.AGGREGATIONS:
@@ -114,19 +117,23 @@ async def update_meter(request: Request, ref: str, who: Principal = WRITE) -> JS
                 "invalid_enum",
                 "operator is " + ", ".join(wire.AGGREGATIONS),
             )
-        fixed["aggregation"] = wire.AGGREGATIONS[method["operator"]].value
+        inp.aggregation = wire.AGGREGATIONS[method["operator"]].value
+        # The method sent replaces the stored one, field included; a count
+        # reads no value, whatever field comes with it.
         field = method.get("field")
-        fixed["valueProperty"] = wire.path_of(field) if isinstance(field, str) else None
-    inp = UpdateMeterInput(
-        name=body.get("name") if body.get("name") is not None else current.name,
-        description=current.description,
-        metadata=current.metadata,
-        group_by=current.group_by,
-        filter=_filter(body.get("filter")),
-        fields_set=frozenset({"filter"}) if "filter" in body else frozenset(),
-        fixed=fixed,
-    )
-    updated = c.meters.update(who.namespace, current.id, inp)
+        if inp.aggregation == Aggregation.COUNT:
+            inp.value_property = None
+        elif isinstance(field, str) and field:
+            inp.value_property = wire.path_of(field)
+        else:
+            raise ValidationError.single(
+                "aggregationMethod.field",
+                "required",
+                f"{method['operator']} aggregates a field of the event data",
+            )
+    if "filter" in body:
+        inp.filter = _filter(body.get("filter"))
+    updated = c.meters.redefine(who.namespace, current.id, inp)
     return JSON({"meter": wire.meter(c, updated)})
 
 

@@ -6,6 +6,7 @@ from meterd.core.filters import StringFilter
 from meterd.domain.meters.filters import MeterFilter
 from meterd.domain.meters.models import Aggregation, Meter, MeterQuery, MeterRow
 from meterd.domain.meters.ports import CustomerSubjects, MeterStore, UsageReader
+from meterd.domain.meters.redefinition import UNSET, DefinitionDependents, RedefineMeterInput
 from meterd.domain.meters.service import (
     CreateMeterInput,
     MeterService,
@@ -14,9 +15,11 @@ from meterd.domain.meters.service import (
 )
 
 __all__ = [
+    "UNSET",
     "Aggregation",
     "CreateMeterInput",
     "CustomerSubjects",
+    "DefinitionDependents",
     "Meter",
     "MeterFilter",
     "MeterQuery",
@@ -24,6 +27,7 @@ __all__ = [
     "MeterService",
     "MeterStore",
     "QueryMeterInput",
+    "RedefineMeterInput",
     "StringFilter",
     "UpdateMeterInput",
     "UsageReader",

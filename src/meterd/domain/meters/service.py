@@ -27,6 +27,12 @@ from meterd.domain.meters.models import (
     MeterRow,
 )
 from meterd.domain.meters.ports import CustomerSubjects, MeterStore, UsageReader
+from meterd.domain.meters.redefinition import (
+    DefinitionDependents,
+    RedefineMeterInput,
+    redefined,
+    same_definition,
+)
 
 SLUG = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 GROUP_KEY = re.compile(r"^[a-zA-Z_][0-9a-zA-Z_]*$")
@@ -131,6 +137,11 @@ class MeterService:
         self._usage = usage
         self._customers = customers
         self._clock = clock
+        self._dependents: list[DefinitionDependents] = []
+
+    def add_dependents(self, dependents: DefinitionDependents) -> None:
+        """Register state derived from meter definitions (see ``redefine``)."""
+        self._dependents.append(dependents)
 
     def create(self, namespace: str, inp: CreateMeterInput) -> Meter:
         issues = IssueCollector()
@@ -234,6 +245,24 @@ class MeterService:
             updated_at=self._clock.now(),
         )
         self._store.update_meter(updated)
+        return updated
+
+    def redefine(self, namespace: str, id_or_slug: str, inp: RedefineMeterInput) -> Meter:
+        """Change what the meter reads or how it aggregates, unlike ``update``.
+
+        Each registered dependent may refuse first, and drops what it derived
+        from the old definition after the new one is stored.
+        """
+        meter = self.get(namespace, id_or_slug)
+        updated = redefined(meter, inp, self._clock.now())
+        changed = not same_definition(meter, updated)
+        if changed:
+            for dependents in self._dependents:
+                dependents.check_redefinition(meter, updated)
+        self._store.update_meter(updated)
+        if changed:
+            for dependents in self._dependents:
+                dependents.meter_redefined(meter, updated)
         return updated
 
     def delete(self, namespace: str, id_or_slug: str) -> None:
@@ -380,5 +409,6 @@ __all__ = [
     "CreateMeterInput",
     "MeterService",
     "QueryMeterInput",
+    "RedefineMeterInput",
     "UpdateMeterInput",
 ]

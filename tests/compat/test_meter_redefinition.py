@@ -1,0 +1,129 @@
+"""Redefining a meter through the Vayu API keeps entitlement balances true.
+
+In-process with a frozen clock, so a balance snapshot is stored exactly where
+the test expects one; the redefinition must drop it and the next balance
+must count the events under the new definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from meterd.bootstrap import Container, build
+from meterd.core.clock import FrozenClock
+from meterd.settings import Settings
+from tests.compat.test_corrections import call, ok
+
+NOW = datetime(2024, 6, 10, 12, 0, tzinfo=UTC)
+VALUE = "/api/v2/customers/acme/entitlements/tokens/value"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
+
+
+@pytest.fixture
+def container(tmp_path: Path, clock: FrozenClock) -> Iterator[Container]:
+    c = build(Settings(data_dir=tmp_path / "data", worker=False), clock)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def test_redefined_meter_drops_snapshots_and_rebalances(
+    container: Container, clock: FrozenClock
+) -> None:
+    admin = container.auth.create_key("ns", "admin", "admin")[1]
+    meter = {"slug": "tokens", "aggregation": "SUM", "eventType": "prompt", "valueProperty": "$.t"}
+    ok(call(container, admin, "POST", "/api/v1/meters", meter), 201)
+    ok(call(container, admin, "POST", "/api/v1/customers", {"name": "Acme", "key": "acme"}), 201)
+    feature = {"key": "tokens", "name": "Tokens", "meterSlug": "tokens"}
+    ok(call(container, admin, "POST", "/api/v1/features", feature), 201)
+    ent = {
+        "type": "metered",
+        "featureKey": "tokens",
+        "usagePeriod": {"interval": "MONTH"},
+        "issueAfterReset": 100,
+    }
+    ok(call(container, admin, "POST", "/api/v2/customers/acme/entitlements", ent), 201)
+    events = [
+        {
+            "name": "prompt",
+            "timestamp": (NOW + timedelta(hours=h)).isoformat(),
+            "customerAlias": "acme",
+            "ref": f"r{h}",
+            "data": {"t": 10 * h, "user": f"u{h % 2}"},
+        }
+        for h in (1, 2, 3)
+    ]
+    clock.advance(timedelta(days=2))
+    login = {"refreshToken": admin}
+    token = ok(call(container, admin, "POST", "/vayu/login", login))["accessToken"]
+    assert len(
+        ok(call(container, token, "POST", "/vayu/events", {"events": events}))["validEvents"]
+    )
+    assert ok(call(container, admin, "GET", VALUE))["usage"] == 60
+    assert ok(call(container, admin, "GET", VALUE))["usage"] == 60
+
+    def snapshot() -> object:
+        ledger = container.state.access("ns", "acme", "tokens", clock.now()).ledger
+        assert ledger is not None
+        return ledger.snapshot
+
+    assert snapshot() is not None
+
+    # SUM -> COUNT: the stored snapshot (a sum) is dropped, the balance counts events.
+    to_count = {"aggregationMethod": {"operator": "Count", "field": "t"}}
+    got = ok(call(container, token, "PUT", "/vayu/meters/tokens", to_count))["meter"]
+    assert got["aggregationMethod"] == {"operator": "Count"}
+    assert snapshot() is None
+    value = ok(call(container, admin, "GET", VALUE))
+    assert (value["usage"], value["balance"]) == (3, 97)
+    assert ok(call(container, admin, "GET", VALUE))["usage"] == 3
+    assert snapshot() is not None
+
+    # COUNT -> Distinct users.
+    to_distinct = {"aggregationMethod": {"operator": "Distinct", "field": "data.user"}}
+    ok(call(container, token, "PUT", "/vayu/meters/tokens", to_distinct))
+    assert snapshot() is None
+    assert ok(call(container, admin, "GET", VALUE))["usage"] == 2
+    rows = ok(call(container, admin, "GET", "/api/v1/meters/tokens/query"))["data"]
+    assert [r["value"] for r in rows] == [2]
+
+    # A new event name: none of the stored events is read any more.
+    renamed = ok(call(container, token, "PUT", "/vayu/meters/tokens", {"eventName": "other"}))
+    assert renamed["meter"]["eventName"] == "other"
+    assert ok(call(container, admin, "GET", VALUE))["usage"] == 0
+    ok(call(container, token, "PUT", "/vayu/meters/tokens", {"eventName": "prompt"}))
+
+    # MAX cannot be burnt down: refused while a metered entitlement uses the meter.
+    to_max = {"aggregationMethod": {"operator": "Max", "field": "t"}}
+    refused = call(container, token, "PUT", "/vayu/meters/tokens", to_max)
+    assert refused.status_code == 400, refused.text
+    assert "tokens" in refused.json()["message"]
+    assert ok(call(container, admin, "GET", "/api/v1/meters/tokens"))["aggregation"] == (
+        "UNIQUE_COUNT"
+    )
+    no_field = {"aggregationMethod": {"operator": "Sum"}}
+    refused = call(container, token, "PUT", "/vayu/meters/tokens", no_field)
+    assert refused.status_code == 400
+    assert refused.json()["param"] == "aggregationMethod.field"
+
+    # The OpenMeter API still treats the definition as fixed.
+    put = {"name": "Tokens", "aggregation": "SUM"}
+    refused = call(container, admin, "PUT", "/api/v1/meters/tokens", put)
+    assert refused.status_code == 400
+    assert ok(call(container, admin, "GET", VALUE))["usage"] == 2
+
+    # Without the entitlement, MAX is allowed.
+    gone = call(container, admin, "DELETE", "/api/v2/customers/acme/entitlements/tokens")
+    assert gone.status_code == 204
+    ok(call(container, token, "PUT", "/vayu/meters/tokens", to_max))
+    rows = ok(call(container, admin, "GET", "/api/v1/meters/tokens/query"))["data"]
+    assert [r["value"] for r in rows] == [30]
