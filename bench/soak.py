@@ -138,7 +138,14 @@ async def run(
 
         async def sample_memory(start: float) -> None:
             while time.monotonic() - start < duration:
-                rss.append((time.monotonic() - start, rss_mb(server.pid)))
+                t = time.monotonic() - start
+                rss.append((t, rss_mb(server.pid)))
+                if len(rss) % 12 == 0:
+                    done = sum(len(v) for v in latencies.values())
+                    console.print(
+                        f"{t:5.0f} s: {done} answered, {len(errors)} errors, "
+                        f"RSS {rss[-1][1]:.0f} MiB"
+                    )
                 await asyncio.sleep(5)
 
         start = time.monotonic() + 0.5
@@ -155,6 +162,7 @@ async def run(
                 tasks = [t for t in tasks if not t.done()]
         await asyncio.gather(*tasks)
         await sampler
+        took = time.monotonic() - start
 
     warm = [m for t, m in rss if t >= warmup]
     return {
@@ -162,6 +170,7 @@ async def run(
         "errors": errors,
         "acked": acked,
         "rss": rss,
+        "took": took,
         "rss_warm": warm[0] if warm else float("nan"),
         "rss_end": sum(m for _, m in rss[-3:]) / max(1, len(rss[-3:])),
         "rss_max": max((m for _, m in rss), default=float("nan")),
@@ -216,6 +225,7 @@ def main() -> None:
         [
             ["duration (s)", f"{args.duration:.0f}"],
             ["offered rate (req/s)", f"{args.rate:g}"],
+            ["achieved rate (req/s)", f"{total / out['took']:.1f}"],
             ["requests", str(total)],
             ["errors", str(len(out["errors"]))],
             ["events acknowledged", str(out["acked"])],
