@@ -16,6 +16,7 @@ import pytest
 from meterd.bootstrap import Container, build
 from meterd.core.clock import FrozenClock
 from meterd.settings import Settings
+from tests.compat.test_billing_compat import Client
 from tests.compat.test_corrections import call, ok
 
 NOW = datetime(2024, 6, 10, 12, 0, tzinfo=UTC)
@@ -127,3 +128,49 @@ def test_redefined_meter_drops_snapshots_and_rebalances(
     ok(call(container, token, "PUT", "/vayu/meters/tokens", to_max))
     rows = ok(call(container, admin, "GET", "/api/v1/meters/tokens/query"))["data"]
     assert [r["value"] for r in rows] == [30]
+
+
+def test_redefined_meter_re_prices_draft_invoices(container: Container) -> None:
+    call = Client(container)
+    call.token = call("POST", "/vayu/login", {"refreshToken": call.key})["accessToken"]
+    meter = {"slug": "calls", "aggregation": "SUM", "eventType": "call", "valueProperty": "$.n"}
+    call("POST", "/api/v1/meters", meter, 201)
+    call("POST", "/api/v1/features", {"key": "calls", "name": "Calls", "meterSlug": "calls"}, 201)
+    manual = {"name": "Manual", "supplier": {"name": "Seller"},
+              "workflow": {"invoicing": {"autoAdvance": False}}}  # fmt: skip
+    profile = call("POST", "/api/v1/billing/profiles", manual, 201)["id"]
+    drafts = []
+    for key in ("acme", "flat"):
+        cid = call("POST", "/api/v1/customers", {"name": key, "key": key, "currency": "USD"}, 201)
+        call("PUT", f"/api/v1/billing/customers/{cid['id']}", {"billingProfileId": profile})
+        period = {"from": "2024-02-01T00:00:00Z", "to": "2024-03-01T00:00:00Z"}
+        line = {"name": "Calls", "period": period, "invoiceAt": "2024-03-01T00:00:00Z",
+                "price": {"type": "unit", "amount": "0.1"}, "featureKey": "calls"}  # fmt: skip
+        if key == "flat":
+            line = {**line, "price": {"type": "flat", "amount": "5"}}
+            del line["featureKey"]
+        call("POST", f"/api/v1/billing/customers/{cid['id']}/invoices/pending-lines",
+             {"currency": "USD", "lines": [line]}, 201)  # fmt: skip
+        if key == "acme":
+            events = [
+                {"name": "call", "timestamp": f"2024-02-0{d}T00:00:00Z", "customerAlias": "acme",
+                 "ref": f"r{d}", "data": {"n": n}}
+                for d, n in ((1, 100), (2, 50), (3, 10))
+            ]  # fmt: skip
+            call("POST", "/vayu/events", {"events": events})
+        (draft,) = call("POST", "/api/v1/billing/invoices/invoice", {"customerId": cid["id"]}, 201)
+        drafts.append(draft)
+    assert [d["totals"]["total"] for d in drafts] == ["16.00", "5.00"]
+
+    def totals() -> list[tuple[str, str]]:
+        got = [call("GET", f"/api/v1/billing/invoices/{d['id']}") for d in drafts]
+        return [(g["status"], g["totals"]["total"]) for g in got]
+
+    to_max = {"aggregationMethod": {"operator": "Max", "field": "n"}}
+    call("PUT", "/vayu/meters/calls", to_max)
+    assert totals() == [("draft", "10.00"), ("draft", "5.00")]
+    # A draft with no line on the meter's features is left alone.
+    untouched = call("GET", f"/api/v1/billing/invoices/{drafts[1]['id']}")
+    assert untouched["updatedAt"] == drafts[1]["updatedAt"]
+    call("PUT", "/vayu/meters/calls", {"aggregationMethod": {"operator": "Count"}})
+    assert totals() == [("draft", "0.30"), ("draft", "5.00")]
