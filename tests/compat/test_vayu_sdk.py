@@ -38,6 +38,15 @@ def plan_body(key: str) -> dict[str, Any]:
     }
 
 
+def pruned(value: Any) -> Any:
+    """``value`` without the null fields vayu-py adds when it dumps a model."""
+    if isinstance(value, dict):
+        return {k: pruned(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [pruned(v) for v in value]
+    return value
+
+
 def test_vayu_sdk_end_to_end(
     vayu_python: Path, compat_server: Server, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -193,6 +202,21 @@ def test_vayu_contracts_are_subscriptions(
         ("API usage", "unit"),
     ]
     assert items[1]["featureKey"] == "vcalls"
+    # Contracts show their products as they were sent.
+    sent = [pruned(p) for p in out["sent_products"]]
+    assert [pruned(p) for p in made["products"]] == sent
+    assert [pruned(p) for p in out["got"]["contract"]["products"]] == sent
+    termed = [pruned(p) for p in out["termed_products"]]
+    assert [pruned(p) for p in out["termed"]["contract"]["products"]] == termed
+    assert [pruned(p) for p in out["termed_got"]["contract"]["products"]] == termed
+    # A subscription of a catalog plan shows the plan's rate cards.
+    (platform,) = listed[0]["products"]
+    assert platform["pricing"] == {
+        "type": "SUBSCRIPTION",
+        "price": 10,
+        "subscriptionCadence": {"unit": "MONTH", "value": 1},
+        "discount": None,
+    }
     # Webhook subscriptions are notification rules on a webhook channel.
     assert out["unsupported_hook"] == 400
     rules = om.get("/api/v1/notification/rules").json()["items"]

@@ -84,4 +84,38 @@ out["unsupported_hook"] = status_of(
 )
 out["deleted"] = dump(vayu.contracts.delete(contract_id))
 out["after_delete"] = dump(vayu.contracts.get(contract_id))
+
+# A year's contract of a one-time fee and tiered usage: products read back as sent.
+termed = vayu.customers.create(name="Termed", external_id="termed-1", aliases=[])
+yearly = {"billingDay": 15, "duration": {"unit": "MONTH", "value": 12}}
+tiers = [
+    {"fromInclusive": 0, "toExclusive": 1000, "rate": 0.02, "flatFee": 5},
+    {"fromInclusive": 1000, "rate": 0.01},
+]
+out["termed_products"] = [
+    {
+        "displayName": "Setup",
+        "description": "Onboarding",
+        "scheduling": yearly,
+        "pricing": {"type": "ONE_TIME", "price": 100},
+    },
+    {
+        "displayName": "API usage",
+        "catalogProductId": "vcalls",
+        "scheduling": yearly,
+        "pricing": {"type": "TIERED", "tiers": tiers},
+    },
+]
+# Starting tomorrow, so the end falls on a billing period boundary of the start.
+begins = (start + timedelta(days=1)).replace(microsecond=0)
+made = vayu.contracts.create(
+    name="Termed 2026",
+    customer_id=termed.customer.id,
+    start_date=begins,
+    end_date=begins.replace(year=begins.year + 1),
+    products=[ProductGroupProductsInner.from_dict(p) for p in out["termed_products"]],
+)
+out["termed"] = dump(made)
+out["termed_got"] = dump(vayu.contracts.get(made.contract.id))
+out["sent_products"] = [p.to_dict() for p in products]
 emit(out)

@@ -28,6 +28,7 @@ from meterd.api.compat.vayu_common import (
     when,
 )
 from meterd.api.compat.vayu_customers import customer_ref
+from meterd.api.compat.vayu_products import products, scheduling_metadata
 from meterd.api.container import ContainerLike
 from meterd.api.params import json_body, obj, one
 from meterd.api.responses import JSON
@@ -78,6 +79,12 @@ def _card(c: ContainerLike, namespace: str, i: int, product: Any) -> dict[str, A
     kind = pricing.get("type")
     name = str(product.get("displayName") or f"product {i + 1}")
     card: dict[str, Any] = {"key": f"product_{i + 1}", "name": name}
+    if isinstance(product.get("description"), str) and product["description"]:
+        card["description"] = product["description"]
+    # Kept with the rate card so the contract shows the products as sent.
+    scheduling = scheduling_metadata(product.get("scheduling"))
+    if scheduling:
+        card["metadata"] = scheduling
     price = str(pricing.get("price", 0))
     if kind in ("SUBSCRIPTION", "ONE_TIME"):
         card |= {
@@ -129,6 +136,7 @@ def contract(c: ContainerLike, s: Subscription) -> dict[str, Any]:
     }
     if s.deleted_at is not None:
         out["deletedAt"] = when(s.deleted_at)
+    out["products"] = products(s, c.clock.now()) or None
     return {k: v for k, v in out.items() if v is not None}
 
 
