@@ -241,7 +241,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         container.invoices, container.invoice_actions, poll_seconds=BILLING_POLL_SECONDS
     )
     container.background.append(billing_worker)
-    container.invoices.on_change(InvoiceAnnouncements(notifications, clock))
+    container.invoices.on_change(InvoiceAnnouncements(notifications, state, clock))
     container.corrections.reprice_drafts_with(container.invoices, container.invoice_actions)
     meter_dependents = MeterDependents(features, entitlements, state)
     meter_dependents.reprice_drafts_with(container.invoices, container.invoice_actions)
@@ -284,17 +284,22 @@ def build_billing(
 class InvoiceAnnouncements:
     """Announces invoices to ``invoice.created`` / ``invoice.updated`` rules."""
 
-    def __init__(self, notifications: NotificationService, clock: Clock) -> None:
+    def __init__(self, notifications: NotificationService, rules: Any, clock: Clock) -> None:
         self._notifications = notifications
+        self._rules = rules
         self._clock = clock
 
     def __call__(self, invoice: Invoice, created: bool) -> None:
         from meterd.api.v1.billing_wire import invoice as invoice_wire
+        from meterd.domain.notifications.models import EventType
 
-        kind = "invoice.created" if created else "invoice.updated"
-        payload = invoice_wire(invoice, self._clock.now())
+        kind = EventType.INVOICE_CREATED if created else EventType.INVOICE_UPDATED
         key = f"{invoice.id}:{invoice.extended_status}:{invoice.updated_at.isoformat()}"
         try:
+            # The payload is the whole invoice: only built when a rule listens.
+            if not self._rules.active_rules(invoice.namespace, kind):
+                return
+            payload = invoice_wire(invoice, self._clock.now())
             self._notifications.notify(invoice.namespace, kind, payload, dedupe_key=key)
         except Exception:
             # The invoice has committed; a notification failure must not undo it.
