@@ -174,3 +174,6 @@ def test_redefined_meter_re_prices_draft_invoices(container: Container) -> None:
     assert untouched["updatedAt"] == drafts[1]["updatedAt"]
     call("PUT", "/vayu/meters/calls", {"aggregationMethod": {"operator": "Count"}})
     assert totals() == [("draft", "0.30"), ("draft", "5.00")]
+    # A new filter through the OpenMeter API changes which events count, too.
+    call("PUT", "/api/v1/meters/calls", {"name": "Calls", "filter": [{"$.n": {"$gte": 50}}]})
+    assert totals() == [("draft", "0.20"), ("draft", "5.00")]

@@ -52,6 +52,26 @@ class DefinitionDependents(Protocol):
         ...
 
 
+class Dependents:
+    """The registered dependents, told only when the definition really changes."""
+
+    def __init__(self) -> None:
+        self._all: list[DefinitionDependents] = []
+
+    def add(self, dependents: DefinitionDependents) -> None:
+        self._all.append(dependents)
+
+    def check(self, before: Meter, after: Meter) -> None:
+        if not same_definition(before, after):
+            for d in self._all:
+                d.check_redefinition(before, after)
+
+    def redefined(self, before: Meter, after: Meter) -> None:
+        if not same_definition(before, after):
+            for d in self._all:
+                d.meter_redefined(before, after)
+
+
 def same_definition(a: Meter, b: Meter) -> bool:
     """Whether both read the same events and aggregate them the same way."""
     fa = a.filter.to_wire() if a.filter else None

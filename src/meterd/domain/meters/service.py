@@ -29,9 +29,9 @@ from meterd.domain.meters.models import (
 from meterd.domain.meters.ports import CustomerSubjects, MeterStore, UsageReader
 from meterd.domain.meters.redefinition import (
     DefinitionDependents,
+    Dependents,
     RedefineMeterInput,
     redefined,
-    same_definition,
 )
 
 SLUG = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
@@ -137,11 +137,11 @@ class MeterService:
         self._usage = usage
         self._customers = customers
         self._clock = clock
-        self._dependents: list[DefinitionDependents] = []
+        self._dependents = Dependents()
 
     def add_dependents(self, dependents: DefinitionDependents) -> None:
         """Register state derived from meter definitions (see ``redefine``)."""
-        self._dependents.append(dependents)
+        self._dependents.add(dependents)
 
     def create(self, namespace: str, inp: CreateMeterInput) -> Meter:
         issues = IssueCollector()
@@ -245,6 +245,8 @@ class MeterService:
             updated_at=self._clock.now(),
         )
         self._store.update_meter(updated)
+        # A new filter changes which events the meter reads, as a redefinition does.
+        self._dependents.redefined(meter, updated)
         return updated
 
     def redefine(self, namespace: str, id_or_slug: str, inp: RedefineMeterInput) -> Meter:
@@ -255,14 +257,9 @@ class MeterService:
         """
         meter = self.get(namespace, id_or_slug)
         updated = redefined(meter, inp, self._clock.now())
-        changed = not same_definition(meter, updated)
-        if changed:
-            for dependents in self._dependents:
-                dependents.check_redefinition(meter, updated)
+        self._dependents.check(meter, updated)
         self._store.update_meter(updated)
-        if changed:
-            for dependents in self._dependents:
-                dependents.meter_redefined(meter, updated)
+        self._dependents.redefined(meter, updated)
         return updated
 
     def delete(self, namespace: str, id_or_slug: str) -> None:
