@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,9 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from meterd.api.app import create_app, wrap
-from meterd.bootstrap import Container, build
+from meterd.bootstrap import Container, build, open_state
 from meterd.core.clock import FrozenClock
 from meterd.settings import Settings
 from meterd.workers.billing import BillingWorker
@@ -95,9 +97,36 @@ def clock() -> FrozenClock:
     return FrozenClock(datetime(2024, 3, 1, tzinfo=UTC))
 
 
-@pytest.fixture
-def billing(tmp_path: Path, clock: FrozenClock) -> Iterator[Billing]:
-    container = build(Settings(data_dir=tmp_path / "data", worker=False), clock)
+PG = os.environ.get("METERD_TEST_POSTGRES_URL")
+STATE_BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(not PG, reason="METERD_TEST_POSTGRES_URL not set"),
+    ),
+]
+
+
+def fresh_postgres(url: str) -> None:
+    """An empty schema, migrated: each test starts from nothing."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=STATE_BACKENDS)
+def billing(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock
+) -> Iterator[Billing]:
+    settings = Settings(data_dir=tmp_path / "data", worker=False)
+    if request.param == "postgresql":
+        assert PG is not None
+        fresh_postgres(PG)
+        settings = Settings(data_dir=tmp_path / "data", worker=False, database_url=PG)
+        open_state(settings, migrate=True).close()
+    container = build(settings, clock)
     try:
         yield Billing(container, clock)
     finally:

@@ -15,13 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from meterd.bootstrap import Container, build, open_state
 from meterd.core.clock import FrozenClock
 from meterd.settings import Settings
 from meterd.workers.billing import BillingWorker
-from tests.billing.conftest import Billing, line
+from tests.billing.conftest import Billing, fresh_postgres, line
 
 PG = os.environ.get("METERD_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not PG, reason="METERD_TEST_POSTGRES_URL not set")
@@ -31,18 +30,10 @@ CUSTOMERS = 12
 WORKERS = 3
 
 
-def _reset(url: str) -> None:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 @pytest.fixture
 def containers(tmp_path: Path) -> Iterator[list[Container]]:
     assert PG is not None
-    _reset(PG)
+    fresh_postgres(PG)
     clock = FrozenClock(datetime(2024, 3, 1, tzinfo=UTC))
     open_state(Settings(data_dir=tmp_path / "m", database_url=PG), migrate=True).close()
     made = [
