@@ -16,12 +16,18 @@ from typing import Any
 from meterd.core.errors import ConflictError, IssueCollector, NotFoundError, ValidationError
 from meterd.core.ids import new_ulid
 from meterd.core.money import parse_decimal
+from meterd.domain.billing.credits import granted_and_used
 from meterd.domain.billing.lifecycle import Action, Ext, payment_target, require, waiting_status
 from meterd.domain.billing.lines import parse_line
-from meterd.domain.billing.models import ZERO, CreditGrant, Invoice, InvoiceStatus, Line
+from meterd.domain.billing.models import CreditGrant, Invoice, InvoiceStatus, Line
 from meterd.domain.billing.ports import InvoiceTx
 from meterd.domain.billing.service import InvoiceService, _remaining
-from meterd.domain.billing.workflow import COLLECTION_METHODS, duration_field, parse_party
+from meterd.domain.billing.workflow import (
+    COLLECTION_METHODS,
+    collection_point,
+    duration_field,
+    parse_party,
+)
 
 Step = Callable[[InvoiceTx, Invoice, datetime], Invoice]
 
@@ -195,10 +201,10 @@ class InvoiceActions:
         if inv.deleted_at is not None:
             return []
         if inv.is_gathering:
-            due = [line for line in inv.lines if line.invoice_at <= now]
+            due = [ln for ln in inv.lines if collection_point(inv.workflow, ln.invoice_at) <= now]
             if not due:
                 return []
-            rest = [line for line in inv.lines if line.invoice_at > now]
+            rest = [ln for ln in inv.lines if ln not in due]
             tx.save(_remaining(inv, rest, now))
             collect_at = self._invoices.collect_after(inv, due, now)
             return [(self._flow.draft_from(tx, inv, due, now, collect_at=collect_at), True)]
@@ -241,28 +247,13 @@ class InvoiceActions:
     def credit_balance(
         self, namespace: str, customer_id: str, currency: str
     ) -> tuple[Decimal, Decimal]:
-        """(granted, used) of a customer's prepaid credit in ``currency``."""
+        """(granted, used) of a customer's prepaid credit in ``currency``, from the
+        credit ledger: used is what is no longer usable (see ``credits``)."""
         customer = self._invoices.customer(namespace, customer_id)
-        granted = sum(
-            (g.amount for g in self._store.credit_grants(namespace, customer.id, currency)), ZERO
-        )
-        used = sum(
-            (
-                inv.totals.credits_total
-                for inv in self._store.customer_invoices(namespace, customer.id)
-                if inv.currency == currency
-                and inv.status
-                in (
-                    InvoiceStatus.ISSUED,
-                    InvoiceStatus.PAYMENT_PROCESSING,
-                    InvoiceStatus.OVERDUE,
-                    InvoiceStatus.PAID,
-                    InvoiceStatus.UNCOLLECTIBLE,
-                )
-            ),
-            ZERO,
-        )
-        return granted, used
+        with self._store.invoice_tx() as tx:
+            entries = tx.credit_entries(namespace, customer.id, currency)
+            invoices = tx.customer_invoices(namespace, customer.id)
+        return granted_and_used(entries, invoices, currency, self._invoices.clock.now())
 
 
 def _reopened(lines: tuple[Line, ...], now: datetime) -> list[Line]:

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from meterd.core.ids import new_ulid
 from meterd.domain.billing import engine
+from meterd.domain.billing.credits import usable_for_invoice
 from meterd.domain.billing.lifecycle import Ext, issued_status, waiting_status
 from meterd.domain.billing.models import ZERO, Invoice, InvoiceStatus, Line, TaxConfig
 from meterd.domain.billing.ports import InvoiceTx, UsageSource
@@ -41,30 +42,23 @@ class Flow:
 
     # --- calculation ----------------------------------------------------
 
-    def credit_available(self, tx: InvoiceTx, invoice: Invoice) -> Decimal:
-        grants = tx.credit_grants(invoice.namespace, invoice.customer_id, invoice.currency)
-        granted = sum((g.amount for g in grants), ZERO)
-        if granted == 0:
+    def credit_available(
+        self, tx: InvoiceTx, invoice: Invoice, at: datetime | None = None
+    ) -> Decimal:
+        """The ledger's usable credit for ``invoice`` issued at ``at``."""
+        entries = tx.credit_entries(invoice.namespace, invoice.customer_id, invoice.currency)
+        if not entries:
             return ZERO
-        used = sum(
-            (
-                other.totals.credits_total
-                for other in tx.customer_invoices(invoice.namespace, invoice.customer_id)
-                if other.id != invoice.id
-                and other.currency == invoice.currency
-                and other.status in _SETTLED
-            ),
-            ZERO,
-        )
-        return max(granted - used, ZERO)
+        others = tx.customer_invoices(invoice.namespace, invoice.customer_id)
+        return usable_for_invoice(entries, others, invoice, at)
 
-    def rate(self, tx: InvoiceTx, invoice: Invoice) -> Invoice:
-        credit = self.credit_available(tx, invoice)
+    def rate(self, tx: InvoiceTx, invoice: Invoice, at: datetime | None = None) -> Invoice:
+        credit = self.credit_available(tx, invoice, at)
         return engine.rate(invoice, self._profile_tax(invoice), credit)
 
     def recalculate(self, tx: InvoiceTx, invoice: Invoice, now: datetime) -> Invoice:
         """Re-read usage and re-price: late events of a draft's period land here."""
-        return self.rate(tx, engine.safe_snapshot(self._usage, invoice, now))
+        return self.rate(tx, engine.safe_snapshot(self._usage, invoice, now), now)
 
     def preview(self, invoice: Invoice, now: datetime) -> Invoice:
         """A gathering invoice priced on the fly with usage so far."""

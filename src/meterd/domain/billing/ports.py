@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from meterd.domain.billing.credit_ledger import CreditEntry
 from meterd.domain.billing.models import (
     BillingProfile,
     CreditGrant,
@@ -66,6 +67,10 @@ class InvoiceTx(Protocol):
     def credit_grants(
         self, namespace: str, customer_id: str, currency: str
     ) -> list[CreditGrant]: ...
+
+    def credit_entries(self, namespace: str, customer_id: str, currency: str) -> list[CreditEntry]:
+        """The customer's credit ledger entries; credit work on them waits for this tx."""
+        ...
 
 
 class InvoiceStore(Protocol):

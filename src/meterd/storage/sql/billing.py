@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from meterd.domain.billing.credit_ledger import CreditEntry
 from meterd.domain.billing.models import (
     BillingProfile,
     CreditGrant,
@@ -34,6 +35,7 @@ from meterd.storage.sql.billing_codec import (
     workflow_from_doc,
     workflow_to_doc,
 )
+from meterd.storage.sql.billing_credits import credit_entries, lock_customer_credit
 from meterd.storage.sql.billing_tables import (
     billing_credit_grants,
     billing_customer_overrides,
@@ -203,6 +205,10 @@ class _InvoiceTx:
 
     def credit_grants(self, namespace: str, customer_id: str, currency: str) -> list[CreditGrant]:
         return _grants(self._conn, namespace, customer_id, currency)
+
+    def credit_entries(self, namespace: str, customer_id: str, currency: str) -> list[CreditEntry]:
+        lock_customer_credit(self._conn, namespace, customer_id)
+        return credit_entries(self._conn, namespace, customer_id, currency)
 
 
 class BillingQueries(SqlBase):

@@ -7,6 +7,7 @@ always see the whole schema.
 
 from __future__ import annotations
 
+import meterd.storage.sql.billing_credits
 import meterd.storage.sql.billing_tables
 import meterd.storage.sql.subscriptions_tables
 import meterd.storage.sql.tables_catalog

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from meterd.storage.sql.addons import AddonQueries
 from meterd.storage.sql.billing import BillingQueries
+from meterd.storage.sql.billing_credits import CreditLedgerQueries
 from meterd.storage.sql.compat import CompatIdQueries
 from meterd.storage.sql.customers import CustomerQueries
 from meterd.storage.sql.entitlements import EntitlementQueries
@@ -34,6 +35,7 @@ class SqlStateStore(
     PlanQueries,
     AddonQueries,
     BillingQueries,
+    CreditLedgerQueries,
     CompatIdQueries,
     IdempotencyQueries,
     SubscriptionQueries,
