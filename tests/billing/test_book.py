@@ -295,3 +295,25 @@ def test_one_time_fee_and_full_period_billing_at_the_end(billing: Billing) -> No
     at(billing.clock, FEB1 + timedelta(days=1))
     billing.worker.run_once()
     assert len(invoices(billing)) == 2
+
+
+def test_anchored_collection_waits_for_the_workflow_period(billing: Billing) -> None:
+    profile = billing.ok("GET", "/api/v1/billing/profiles")["items"][0]
+    # Collect on the 15th of each month, whatever the subscriptions' periods.
+    profile["workflow"]["collection"]["alignment"] = {
+        "type": "anchored",
+        "recurringPeriod": {"interval": "P1M", "anchor": "2024-01-15T00:00:00Z"},
+    }
+    billing.ok("PUT", f"/api/v1/billing/profiles/{profile['id']}", profile)
+    at(billing.clock, JAN1)
+    publish(billing, "basic", [flat("base", "31", "in_arrears")])
+    billing.customer("acme")
+    subscribe(billing, "acme", "basic")
+    at(billing.clock, FEB1 + timedelta(days=2))
+    billing.worker.run_once()
+    # January's fee was due on February 1st but waits for the 15th.
+    assert invoices(billing) == []
+    at(billing.clock, datetime(2024, 2, 15, tzinfo=UTC))
+    billing.worker.run_once()
+    [jan] = invoices(billing)
+    assert totals(jan) == {"amount": "31.00", "total": "31.00"}

@@ -204,7 +204,8 @@ class InvoiceActions:
             due = [ln for ln in inv.lines if collection_point(inv.workflow, ln.invoice_at) <= now]
             if not due:
                 return []
-            rest = [ln for ln in inv.lines if ln not in due]
+            taken = {ln.id for ln in due}
+            rest = [ln for ln in inv.lines if ln.id not in taken]
             tx.save(_remaining(inv, rest, now))
             collect_at = self._invoices.collect_after(inv, due, now)
             return [(self._flow.draft_from(tx, inv, due, now, collect_at=collect_at), True)]

@@ -14,6 +14,7 @@ from typing import Any
 
 from meterd.core.errors import IssueCollector
 from meterd.core.money import parse_decimal
+from meterd.core.periods import parse_rfc3339
 from meterd.domain.billing.models import TaxConfig, Workflow
 from meterd.domain.entitlements.durations import CalendarInterval
 
@@ -32,6 +33,23 @@ def add_duration(start: datetime, duration: str) -> datetime:
     if duration.upper() in _ZERO_DURATIONS:
         return start
     return CalendarInterval.parse(duration).add(start, 1)
+
+
+def collection_point(workflow: Workflow, at: datetime) -> datetime:
+    """When a line due at ``at`` is collected onto an invoice.
+
+    Subscription alignment collects it when it is due; anchored alignment
+    waits for the next point of the workflow's own recurring period.
+    """
+    if workflow.alignment.get("type") != "anchored":
+        return at
+    period = workflow.alignment.get("recurringPeriod") or {}
+    try:
+        step = CalendarInterval.parse(str(period.get("interval")))
+        anchor = parse_rfc3339(str(period.get("anchor")))
+    except ValueError:
+        return at
+    return at if step.floor(anchor, at) == at else step.next_after(anchor, at)
 
 
 def duration_field(raw: object, where: str, issues: IssueCollector) -> str | None:
@@ -114,9 +132,19 @@ def _alignment(raw: object, where: str, issues: IssueCollector) -> dict[str, Any
         return {"type": "subscription"}
     period = _obj(body.get("recurringPeriod"), at(where, "recurringPeriod"), issues)
     duration_field(period.get("interval"), at(at(where, "recurringPeriod"), "interval"), issues)
-    if not isinstance(period.get("anchor"), str):
+    if not _is_time(period.get("anchor")):
         issues.add(at(at(where, "recurringPeriod"), "anchor"), "required", "anchor is a timestamp")
     return {"type": "anchored", "recurringPeriod": dict(period)}
+
+
+def _is_time(raw: object) -> bool:
+    if not isinstance(raw, str):
+        return False
+    try:
+        parse_rfc3339(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_workflow(

@@ -23,6 +23,7 @@ from meterd.domain.billing.models import (
     Totals,
     Workflow,
 )
+from meterd.domain.billing.workflow import collection_point
 from meterd.domain.catalog.pricing import (
     discounts_to_wire,
     to_wire,
@@ -290,7 +291,8 @@ def next_action_at(inv: Invoice) -> datetime | None:
     if inv.deleted_at is not None:
         return None
     if inv.status is InvoiceStatus.GATHERING:
-        return min((line.invoice_at for line in inv.lines), default=None)
+        points = (collection_point(inv.workflow, line.invoice_at) for line in inv.lines)
+        return min(points, default=None)
     if inv.status is InvoiceStatus.DRAFT:
         if inv.extended_status == "draft.waiting_for_collection":
             return inv.collection_at
