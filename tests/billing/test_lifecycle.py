@@ -150,6 +150,8 @@ def test_list_filters(billing: Billing) -> None:
     assert ids(periodStartBefore="2023-12-31T00:00:00.000Z") == []
     assert len(ids(createdAfter=iso(JAN1))) == 3
     assert ids(createdBefore="2020-01-01T00:00:00.000Z") == []
+    by_name = billing.ok("GET", "/api/v1/billing/invoices", orderBy="customer.name", order="DESC")
+    assert [i["customer"]["name"] for i in by_name["items"]] == ["Beta", "Acme", "Acme"]
     page = billing.ok("GET", "/api/v1/billing/invoices", page=2, pageSize=1)
     assert page["totalCount"] == 3 and page["page"] == 2 and len(page["items"]) == 1
     r = billing.call("GET", "/api/v1/billing/invoices", statuses="nope")

@@ -51,7 +51,6 @@ _ORDER = {
     "issuedAt": billing_invoices.c.issued_at,
     "periodStart": billing_invoices.c.period_start,
     "status": billing_invoices.c.status,
-    "customer.name": billing_invoices.c.customer_id,
 }
 
 
@@ -384,6 +383,8 @@ class BillingQueries(SqlBase):
                 where.append(column >= after)
             if before is not None:
                 where.append(column <= before)
+        if q.order_by == "customer.name":
+            return self._by_customer_name(q, where)
         column = _ORDER.get(q.order_by, t.created_at)
         order = [column.desc(), t.id.desc()] if q.order_desc else [column.asc(), t.id.asc()]
         query = select(t.document).where(*where).order_by(*order).offset(q.offset).limit(q.limit)
@@ -391,6 +392,18 @@ class BillingQueries(SqlBase):
             total = conn.execute(select(func.count()).where(*where)).scalar_one()
             docs = list(conn.execute(query).scalars())
         return [invoice_from_doc(d) for d in docs], int(total)
+
+    def _by_customer_name(self, q: InvoiceListQuery, where: list[Any]) -> tuple[list[Invoice], int]:
+        # The name lives in each invoice's customer snapshot, so this order
+        # is applied here rather than by the database.
+        with self._read() as conn:
+            docs = list(conn.execute(select(billing_invoices.c.document).where(*where)).scalars())
+        found = sorted(
+            (invoice_from_doc(d) for d in docs),
+            key=lambda inv: (str(inv.customer.get("name", "")), inv.id),
+            reverse=q.order_desc,
+        )
+        return found[q.offset : q.offset + q.limit], len(found)
 
     def customer_invoices(self, namespace: str, customer_id: str) -> list[Invoice]:
         with self._read() as conn:
