@@ -21,6 +21,7 @@ from meterd.domain.billing import (
     MeteredUsage,
     ProfileService,
 )
+from meterd.domain.billing.credits import CreditLedgerService
 from meterd.domain.billing.subscription_lines import SubscriptionBilling
 from meterd.domain.catalog.addons import AddonService
 from meterd.domain.catalog.plans import PlanService
@@ -81,6 +82,7 @@ class Container:
     billing_profiles: ProfileService
     invoices: InvoiceService
     invoice_actions: InvoiceActions
+    credit_ledger: CreditLedgerService
     _closers: list[Any] = field(default_factory=list)
     # Probes behind /readyz.
     readiness: Readiness = field(default_factory=Readiness)
@@ -278,6 +280,7 @@ def build_billing(
         "billing_profiles": profiles,
         "invoices": invoices,
         "invoice_actions": InvoiceActions(invoices),
+        "credit_ledger": CreditLedgerService(state, invoices.customer, clock),
     }
 
 

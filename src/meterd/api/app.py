@@ -20,6 +20,7 @@ from meterd.api.v1 import (
     addons,
     apps,
     billing,
+    billing_credits,
     billing_documents,
     billing_invoices,
     customers,
@@ -167,6 +168,7 @@ def create_app(container: ContainerLike) -> FastAPI:
         app.include_router(context.router)
     for billing_router in (
         billing.router,
+        billing_credits.router,
         billing_invoices.router,
         billing_documents.router,
         apps.router,

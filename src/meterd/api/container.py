@@ -7,6 +7,7 @@ from typing import Protocol
 from meterd.core.clock import Clock
 from meterd.domain.auth import AuthService
 from meterd.domain.billing import InvoiceActions, InvoiceService, ProfileService
+from meterd.domain.billing.credits import CreditLedgerService
 from meterd.domain.catalog.addons import AddonService
 from meterd.domain.catalog.plans import PlanService
 from meterd.domain.compat import AccessTokens, EventCorrections, ExternalIds
@@ -44,6 +45,7 @@ class ContainerLike(Protocol):
     billing_profiles: ProfileService
     invoices: InvoiceService
     invoice_actions: InvoiceActions
+    credit_ledger: CreditLedgerService
 
     def announce_reset(self, namespace: str, entitlement_id: str) -> None:
         """Tell ``entitlements.reset`` rules about a committed reset."""

@@ -93,10 +93,13 @@ class Lot:
     expired: Decimal = ZERO
     voided_at: datetime | None = None
     drawdowns: list[Drawdown] = field(default_factory=list)
+    # Set when the replay reaches the grant: equal timestamps keep entry order.
+    started: bool = False
 
     def usable(self, at: datetime) -> bool:
         return (
-            self.voided_at is None
+            self.started
+            and self.voided_at is None
             and self.grant.starts_at <= at
             and (self.expires_at is None or at < self.expires_at)
         )
@@ -258,6 +261,7 @@ def replay(
         e = ev.entry
         amount = ZERO
         if e.kind is EntryKind.GRANT:
+            lots[e.id].started = True
             amount = lots[e.id].remaining if lots[e.id].usable(ev.at) else ZERO
         elif e.kind is EntryKind.DEDUCT:
             short = take(e.created_at, e.amount, e.id, LineKind.DEDUCT)
