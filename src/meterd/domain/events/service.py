@@ -15,6 +15,7 @@ from meterd.domain.events.models import (
     StoredEvent,
 )
 from meterd.domain.events.ports import AppendQueue, EventStore
+from meterd.domain.events.validation import reject_nul
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class EventService:
         self, batch: EventBatch, done: Callable[[IngestResult | None, BaseException | None], None]
     ) -> None:
         """Like ``ingest`` without blocking: ``done`` runs once the batch is durable."""
+        reject_nul(batch)
         if self._queue is None or not len(batch):
             try:
                 result = self.ingest(batch)
@@ -55,6 +57,7 @@ class EventService:
 
     def ingest(self, batch: EventBatch) -> IngestResult:
         """Store a validated batch durably; duplicates are acknowledged, not stored."""
+        reject_nul(batch)
         if not len(batch):
             return IngestResult(0, 0)
         # Repeats inside the batch are the store's to drop: it must handle them

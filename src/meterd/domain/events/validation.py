@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 from meterd.core.errors import IssueCollector
+from meterd.domain.events.models import EventBatch
 
 REQUIRED = ("id", "source", "specversion", "type", "subject")
 MAX_TEXT = 1024
@@ -54,3 +57,44 @@ def check_event(
     ds = fields.get("dataschema")
     if ds is not None and not isinstance(ds, str):
         issues.add(f"{where}.dataschema", "invalid_type", "dataschema must be a string")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def reject_nul(batch: EventBatch) -> None:
+    """Refuse NUL characters anywhere in the batch, naming each field that has one.
+
+    SQL text and JSON columns cannot hold U+0000 (PostgreSQL refuses it,
+    which would fail every request sharing the commit), so no backend takes
+    it. The joined scans keep the common case to a few C-speed passes.
+    """
+    columns = {
+        "id": batch.ids,
+        "source": batch.sources,
+        "specversion": batch.specversions,
+        "type": batch.types,
+        "subject": batch.subjects,
+    }
+    suspect_text = any("\x00" in "".join(values) for values in columns.values())
+    data = [d or "" for d in batch.data]
+    joined = "".join(data)
+    suspect_data = "\\u0000" in joined or "\x00" in joined
+    if not (suspect_text or suspect_data):
+        return
+    issues = IssueCollector()
+    for i in range(len(batch)):
+        for name, values in columns.items():
+            if "\x00" in values[i]:
+                issues.add(f"events[{i}].{name}", "invalid_character", f"{name} contains NUL")
+        text = data[i]
+        if "\x00" in text or ("\\u0000" in text and _has_nul(json.loads(text))):
+            issues.add(f"events[{i}].data", "invalid_character", "data contains NUL (\\u0000)")
+    issues.raise_if_any()
