@@ -317,3 +317,38 @@ def test_anchored_collection_waits_for_the_workflow_period(billing: Billing) -> 
     billing.worker.run_once()
     [jan] = invoices(billing)
     assert totals(jan) == {"amount": "31.00", "total": "31.00"}
+
+
+def test_add_on_seats_bought_mid_period(billing: Billing) -> None:
+    at(billing.clock, JAN1)
+    publish(billing, "team", [flat("base", "31", "in_arrears")])
+    plan = billing.ok("GET", "/api/v1/plans", key="team")["items"][0]
+    addon = {
+        "key": "seats",
+        "name": "Seats",
+        "currency": "USD",
+        "instanceType": "multiple",
+        "rateCards": [flat("seat", "10")],
+    }
+    made = billing.ok("POST", "/api/v1/addons", addon, 201)
+    billing.ok("POST", f"/api/v1/addons/{made['id']}/publish")
+    draft = billing.ok("POST", f"/api/v1/plans/{plan['id']}/next", status=201)
+    offer = {"addonId": made["id"], "fromPlanPhase": "default", "maxQuantity": 10}
+    billing.ok("POST", f"/api/v1/plans/{draft['id']}/addons", offer, 201)
+    billing.ok("POST", f"/api/v1/plans/{draft['id']}/publish")
+    billing.customer("acme")
+    sub = subscribe(billing, "acme", "team")
+    at(billing.clock, datetime(2024, 1, 11, tzinfo=UTC))
+    body = {"name": "Seats", "quantity": 3, "timing": "immediate", "addon": {"id": made["id"]}}
+    billing.ok("POST", f"/api/v1/subscriptions/{sub['id']}/addons", body, 201)
+    billing.worker.run_once()
+    [seats] = invoices(billing)
+    # 3 seats at 10.00 in advance for the 21 days left: 30 x 21/31 = 20.322... -> 20.32.
+    assert [(ln["name"], ln["totals"]["total"]) for ln in seats["lines"]] == [("Seat x 3", "20.32")]
+    at(billing.clock, FEB1)
+    billing.worker.run_once()
+    february = invoices(billing, order="DESC", orderBy="createdAt")[0]
+    assert sorted((ln["name"], ln["totals"]["total"]) for ln in february["lines"]) == [
+        ("Base", "31.00"),
+        ("Seat x 3", "30.00"),
+    ]

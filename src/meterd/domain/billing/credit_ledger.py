@@ -52,6 +52,7 @@ class CreditEntry:
     effective_at: datetime | None = None
     expires_at: datetime | None = None
     amount_paid: Decimal | None = None
+    amount_paid_currency: str | None = None
     description: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 

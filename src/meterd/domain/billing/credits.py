@@ -47,6 +47,7 @@ CAMEL = {
     "effective_at": "effectiveAt",
     "expires_at": "expiresAt",
     "amount_paid": "amountPaid",
+    "amount_paid_currency": "amountPaidCurrency",
     "description": "description",
     "metadata": "metadata",
 }
@@ -185,6 +186,10 @@ class CreditLedgerService:
         amount_paid = parse_decimal(paid) if paid is not None else None
         if paid is not None and (amount_paid is None or amount_paid < 0):
             issues.add(names["amount_paid"], "invalid_amount", "amount paid is zero or more")
+        paid_in = body.get(names["amount_paid_currency"])
+        paid_currency = (
+            _currency(paid_in, names["amount_paid_currency"], issues) if paid_in else None
+        )
         description = _text(body.get(names["description"]), names["description"], issues)
         metadata = body.get(names["metadata"]) or {}
         if not isinstance(metadata, dict):
@@ -207,6 +212,7 @@ class CreditLedgerService:
             effective_at=effective or now,
             expires_at=expires,
             amount_paid=amount_paid,
+            amount_paid_currency=(paid_currency or currency) if amount_paid else None,
             description=description,
             metadata=dict(metadata),
         )

@@ -66,6 +66,46 @@ def source_key(view: SubscriptionView, item: ItemView, period: Period) -> str:
     return f"{view.id}/{item.phase_key}/{item.key}/{item.id}/{format_rfc3339(period.start)}"
 
 
+def addon_items(view: SubscriptionView) -> list[ItemView]:
+    """Add-on rate cards as items: one per card and stretch of constant quantity.
+
+    A flat fee is charged once per unit bought; usage is billed once. Each
+    stretch is its own item, so a quantity change mid-period bills the new
+    quantity from then on and corrects what was billed in advance.
+    """
+    out: list[ItemView] = []
+    for addon in view.addons:
+        for start, end, quantity in addon.quantities:
+            if quantity <= 0:
+                continue
+            for card in addon.rate_cards:
+                model = card.price
+                if isinstance(model, FlatPrice) and quantity != 1:
+                    model = FlatPrice(
+                        amount=model.amount * quantity, payment_term=model.payment_term
+                    )
+                term = model.payment_term if isinstance(model, FlatPrice) else None
+                out.append(
+                    ItemView(
+                        id=f"{addon.id}@{format_rfc3339(start)}",
+                        key=card.key,
+                        name=card.name if quantity == 1 else f"{card.name} x {quantity}",
+                        phase_key=f"addon:{addon.addon_key}",
+                        type=card.type,
+                        feature_key=card.feature_key,
+                        price=model,
+                        billing_cadence=card.billing_cadence,
+                        payment_term=term or PaymentTerm.IN_ARREARS,
+                        discounts=card.discounts,
+                        tax_config=card.tax_config,
+                        active_from=start,
+                        active_to=end if end is not None else view.active_to,
+                        rate_card=card,
+                    )
+                )
+    return out
+
+
 def item_lines(
     view: SubscriptionView, until: datetime, *, full_period_at_end: bool = False
 ) -> list[Line]:
@@ -75,7 +115,7 @@ def item_lines(
     period cut short by the subscription's end is billed in full.
     """
     out: list[Line] = []
-    for item in view.items():
+    for item in [*view.items(), *addon_items(view)]:
         if item.price is None:
             continue
         tax = parse_tax_config(item.tax_config, "taxConfig", IssueCollector())
