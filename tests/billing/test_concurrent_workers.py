@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
-from meterd.bootstrap import Container, build, open_state
+from meterd.bootstrap import Container, build, build_worker, migrate_stores, open_state
 from meterd.core.clock import FrozenClock
 from meterd.settings import Settings
 from meterd.workers.billing import BillingWorker
@@ -88,3 +89,29 @@ def test_concurrent_workers_make_each_invoice_once(containers: list[Container]) 
     # No line is left pending and none was invoiced twice.
     leftovers = [i for i in page["items"] if i["status"] == "gathering" and not i.get("deletedAt")]
     assert leftovers == []
+
+
+def test_meterd_worker_runs_billing_when_events_are_shared(tmp_path: Path) -> None:
+    assert PG is not None
+    fresh_postgres(PG)
+    engine = create_engine(PG)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS meterd_events CASCADE"))
+    engine.dispose()
+    settings = Settings(data_dir=tmp_path / "w", database_url=PG, events_url=PG, worker=True)
+    migrate_stores(settings)
+    group, closer = build_worker(settings)
+    try:
+        kinds = {type(s).__name__ for s in group.services}
+        assert {"BillingWorker", "NotificationWorker"} <= kinds
+        group.start()
+        group.stop()
+    finally:
+        closer.close()
+    # The embedded event store belongs to the server: the worker only delivers webhooks.
+    embedded = Settings(data_dir=tmp_path / "e", database_url=PG, worker=True)
+    worker, state = build_worker(embedded)
+    try:
+        assert not isinstance(worker, BillingWorker)
+    finally:
+        state.close()
