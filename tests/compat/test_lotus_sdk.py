@@ -176,10 +176,28 @@ def test_lotus_sdk_end_to_end(
     om_subs = ok(om.get("/api/v1/customers/c1/subscriptions"))
     assert len(om_subs["items"]) == 2
 
-    # Credits are meterd prepaid credit; they are fixed once granted.
+    # Credits are grants of meterd's credit ledger: they start, expire, change and are voided.
     credit = out["credit"]
     assert (credit["amount"], credit["amount_remaining"], credit["status"]) == (25, 25, "active")
+    assert credit["expires_at"] is None
     assert [c["credit_id"] for c in out["credits"]] == [credit["credit_id"]]
-    assert (out["credit_update"], out["credit_void"]) == (501, 501)
+    expiring = out["expiring"]
+    assert expiring["expires_at"] is not None and expiring["status"] == "active"
+    assert (expiring["amount_paid"], expiring["amount_paid_currency"]["code"]) == (8, "USD")
+    assert out["future"]["status"] == "active"  # Lotus has no pending status
+    updated = out["credit_update"]
+    assert (updated["description"], updated["credit_id"]) == ("Changed", credit["credit_id"])
+    assert updated["expires_at"] is not None
+    assert "400" in str(out["credit_update_past"])
+    voided = out["credit_void"]
+    assert (voided["status"], voided["amount_remaining"]) == ("inactive", 0)
+    assert "409" in str(out["credit_void_again"])
+    assert [c["credit_id"] for c in out["expires_soon"]] == [expiring["credit_id"]]
+    after = {c["credit_id"]: c for c in out["credits_after"]}
+    assert after[expiring["credit_id"]]["status"] == "inactive"
+    assert after[credit["credit_id"]]["description"] == "Changed"
     c2 = ok(om.get("/api/v1/customers/c2"))["id"]
-    assert ok(om.get(f"/api/v1/billing/customers/{c2}/credits"))
+    book = ok(om.get(f"/api/v1/billing/customers/{c2}/credits/ledger"))
+    # 25 + 10 usable, the 10 voided; the future 5 is not usable yet.
+    assert book["balance"] == "25.00"
+    assert [e["type"] for e in book["entries"]] == ["grant", "grant", "update", "void"]

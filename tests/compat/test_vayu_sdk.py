@@ -245,9 +245,11 @@ def test_vayu_credits_and_invoices(
 
     out = run(vayu_python, "vayu_billing", t.url, t.admin, tmp_path, {"customer": "billed"})
 
-    assert out["deduct"] == 501
+    # A deduction takes credit off the ledger; more than the balance is refused.
+    assert (out["deduct"], out["deduct_too_much"]) == (200, 400)
     ledger = [(e["type"], e["amount"], e["balanceAfterEntry"]) for e in out["ledger"]["entries"]]
-    assert ledger == [("Grant", 10, 10), ("Deduct", 10, 0), ("Grant", 15, 15)]
+    assert ledger == [("Grant", 10, 10), ("Deduct", 10, 0), ("Grant", 15, 15), ("Deduct", 1, 14)]
+    assert out["ledger"]["entries"][1]["invoiceId"] == out["invoices"]["invoices"][0]["id"]
     assert all(HEX24.match(e["id"]) for e in out["ledger"]["entries"])
     (inv,) = out["invoices"]["invoices"]
     assert (inv["customerId"], inv["amount"]) == (out["customer_id"], 15)
@@ -256,4 +258,6 @@ def test_vayu_credits_and_invoices(
     assert out["payment"]["invoiceId"] == inv["id"]
     assert out["payment"]["total"] == 15
     credits = om.get(f"/api/v1/billing/customers/{cid}/credits").json()
-    assert credits, credits
+    assert (credits["granted"], credits["balance"]) == ("25.00", "14.00")
+    book = om.get(f"/api/v1/billing/customers/{cid}/credits/ledger").json()
+    assert [e["type"] for e in book["entries"]] == ["grant", "apply", "grant", "deduct"]

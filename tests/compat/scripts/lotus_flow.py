@@ -7,7 +7,7 @@ response is validated against the SDK's pydantic models.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -117,8 +117,37 @@ credit = plain(
 )
 out["credit"] = credit
 out["credits"] = plain(client.list_credits(customer_id="c2"))
-out["credit_update"] = status(
-    lambda: client.update_credit(credit_id=credit["credit_id"], description="Changed")
+now = datetime.now(UTC)
+expiring = plain(
+    client.create_credit(
+        customer_id="c2",
+        amount=10,
+        currency_code="USD",
+        description="Trial",
+        effective_at=now - timedelta(days=1),
+        expires_at=now + timedelta(days=30),
+        amount_paid=8,
+        amount_paid_currency_code="USD",
+    )
 )
-out["credit_void"] = status(lambda: client.void_credit(credit_id=credit["credit_id"]))
+out["expiring"] = expiring
+out["future"] = plain(
+    client.create_credit(
+        customer_id="c2", amount=5, currency_code="USD", effective_at=now + timedelta(days=10)
+    )
+)
+out["credit_update"] = plain(
+    client.update_credit(
+        credit_id=credit["credit_id"], description="Changed", expires_at=now + timedelta(days=60)
+    )
+)
+out["credit_update_past"] = status(
+    lambda: client.update_credit(credit_id=credit["credit_id"], expires_at=now - timedelta(days=1))
+)
+out["credit_void"] = plain(client.void_credit(credit_id=expiring["credit_id"]))
+out["credit_void_again"] = status(lambda: client.void_credit(credit_id=expiring["credit_id"]))
+out["expires_soon"] = plain(
+    client.list_credits(customer_id="c2", expires_before=now + timedelta(days=45))
+)
+out["credits_after"] = plain(client.list_credits(customer_id="c2"))
 emit(out)

@@ -27,6 +27,10 @@ out["deduct"] = status_of(
     lambda: vayu.credits.deduct(DeductCreditsRequest(creditAmount=1, customerId=cid)),
     (ApiException,),
 )
+out["deduct_too_much"] = status_of(
+    lambda: vayu.credits.deduct(DeductCreditsRequest(creditAmount=100, customerId=cid)),
+    (ApiException,),
+)
 out["ledger"] = dump(vayu.credits.list_ledger_entries(customer_id=cid))
 out["invoices"] = dump(vayu.invoices.list(limit=10))
 first = out["invoices"]["invoices"][0]["id"]

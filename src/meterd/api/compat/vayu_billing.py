@@ -1,13 +1,13 @@
 """Vayu invoices and credits: views of meterd invoices and prepaid credit.
 
-The credit ledger is the customer's credit grants (``Grant``) and the
-credit each issued invoice used (``Deduct``), oldest first, with the
-running balance; a direct deduction has no meterd counterpart.
+The credit ledger is meterd's credit ledger: grants (``Grant``), and
+whatever took credit off (``Deduct``): a deduction, the credit an issued
+invoice used, a void or an expiry, oldest first, with the running balance.
+A deduction of more than the usable balance is refused (400).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,14 +34,17 @@ from meterd.api.compat.vayu_customers import customer_ref
 from meterd.api.container import ContainerLike
 from meterd.api.params import json_body, obj, one
 from meterd.api.responses import JSON
-from meterd.core.errors import NotSupportedError, ValidationError
+from meterd.core.errors import ValidationError
 from meterd.domain.auth import Operation, Principal
 from meterd.domain.billing import Invoice, InvoiceListQuery, InvoiceStatus
+from meterd.domain.billing.credit_ledger import LineKind
+from meterd.domain.billing.credits import CAMEL
 
 router = APIRouter(prefix=PREFIX, tags=TAGS, route_class=VayuRoute)
 READ = Depends(require(Operation.READ))
 WRITE = Depends(require(Operation.WRITE))
 ZERO = Decimal(0)
+_NAMES = {**CAMEL, "amount": "creditAmount"}
 BILLING_STATUS = {
     InvoiceStatus.ISSUED: "PendingPayment",
     InvoiceStatus.PAYMENT_PROCESSING: "PendingPayment",
@@ -172,23 +175,35 @@ def _currency(c: ContainerLike, namespace: str, customer_id: str) -> str:
 async def grant(request: Request, who: Principal = WRITE) -> JSON:
     c = container(request)
     body = obj(await json_body(request))
+    cu = customer_ref(c, who.namespace, _customer_field(body))
+    made = c.credit_ledger.grant(
+        who.namespace,
+        cu.id,
+        {"creditAmount": body.get("creditAmount"), "currency": _currency(c, who.namespace, cu.id)},
+        _NAMES,
+    )
+    return JSON({"id": c.external_ids.alias(who.namespace, CREDIT, made.lot.grant.id)})
+
+
+@router.post("/credits/deduct")
+async def deduct(request: Request, who: Principal = WRITE) -> JSON:
+    c = container(request)
+    body = obj(await json_body(request))
+    cu = customer_ref(c, who.namespace, _customer_field(body))
+    entry, _ = c.credit_ledger.deduct(
+        who.namespace,
+        cu.id,
+        {"creditAmount": body.get("creditAmount"), "currency": _currency(c, who.namespace, cu.id)},
+        _NAMES,
+    )
+    return JSON({"id": c.external_ids.alias(who.namespace, CREDIT, entry.id)})
+
+
+def _customer_field(body: dict[str, Any]) -> str:
     ref = body.get("customerId")
     if not isinstance(ref, str) or not ref:
         raise ValidationError.single("customerId", "required", "customerId is required")
-    cu = customer_ref(c, who.namespace, ref)
-    made = c.invoice_actions.grant_credit(
-        who.namespace,
-        cu.id,
-        {"amount": body.get("creditAmount"), "currency": _currency(c, who.namespace, cu.id)},
-    )
-    return JSON({"id": c.external_ids.alias(who.namespace, CREDIT, made.id)})
-
-
-@router.post("/credits/deduct", dependencies=[WRITE])
-async def deduct() -> JSON:
-    raise NotSupportedError(
-        "credit is deducted by the invoices it pays; direct deductions are not supported"
-    )
+    return ref
 
 
 @router.get("/credits")
@@ -200,32 +215,23 @@ def ledger(request: Request, who: Principal = READ) -> JSON:
     offset, limit = paging(request)
     cu = customer_ref(c, who.namespace, ref)
     currency = _currency(c, who.namespace, cu.id)
-    moves: list[tuple[datetime, str, Decimal, str | None]] = [
-        (g.created_at, c.external_ids.alias(who.namespace, CREDIT, g.id), g.amount, None)
-        for g in c.invoices.store.credit_grants(who.namespace, cu.id, currency)
-    ]
-    invoices, _ = c.invoices.list_invoices(
-        InvoiceListQuery(namespace=who.namespace, customers=(cu.id,), limit=1_000_000)
-    )
-    for inv in invoices:
-        if inv.currency == currency and inv.status in SETTLED and inv.totals.credits_total:
-            at = inv.issued_at or inv.created_at
-            inv_id = c.external_ids.alias(who.namespace, INVOICE, inv.id)
-            use_id = c.external_ids.alias(who.namespace, CREDIT_USE, inv.id)
-            moves.append((at, use_id, -inv.totals.credits_total, inv_id))
-    moves.sort(key=lambda m: m[0])
-    entries, balance = [], ZERO
-    for at, ident, amount, invoice_id in moves:
-        balance += amount
+    book = c.credit_ledger.ledger(who.namespace, cu.id, currency)
+    entries: list[dict[str, Any]] = []
+    for ln in book.lines:
+        # Vayu knows grants and deductions: a void, an expiry, an invoice's
+        # use and a deduction all take credit off; updates move nothing.
+        if ln.amount == 0:
+            continue
+        kind = CREDIT_USE if ln.kind is LineKind.APPLY else CREDIT
         entry: dict[str, Any] = {
-            "id": ident,
-            "createdAt": when(at),
-            "type": "Grant" if amount > 0 else "Deduct",
-            "amount": abs(amount),
-            "balanceAfterEntry": balance,
+            "id": c.external_ids.alias(who.namespace, kind, ln.id),
+            "createdAt": when(ln.at),
+            "type": "Grant" if ln.amount > 0 else "Deduct",
+            "amount": abs(ln.amount),
+            "balanceAfterEntry": ln.balance,
             "integrationEntities": [],
         }
-        if invoice_id is not None:
-            entry["invoiceId"] = invoice_id
+        if ln.invoice_id is not None:
+            entry["invoiceId"] = c.external_ids.alias(who.namespace, INVOICE, ln.invoice_id)
         entries.append(entry)
     return JSON({"entries": entries[offset : offset + limit]})

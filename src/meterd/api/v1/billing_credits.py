@@ -46,6 +46,7 @@ def lot_wire(lot: Lot, currency: str, customer_id: str, at: datetime) -> dict[st
         "effectiveAt": g.starts_at if g.effective_at is None else g.effective_at,
         "expiresAt": lot.expires_at,
         "amountPaid": format_decimal(g.amount_paid) if g.amount_paid is not None else None,
+        "amountPaidCurrency": g.amount_paid_currency,
         "description": lot.description,
         "metadata": g.metadata,
         "createdAt": g.created_at,

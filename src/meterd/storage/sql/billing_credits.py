@@ -37,6 +37,7 @@ billing_credit_entries = Table(
     Column("effective_at", UtcDateTime(), nullable=True),
     Column("expires_at", UtcDateTime(), nullable=True),
     Column("amount_paid", DecimalText(), nullable=True),
+    Column("amount_paid_currency", String(3), nullable=True),
     Column("description", String(NAME), nullable=True),
     Column("metadata", JsonText(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -57,6 +58,7 @@ def _entry(row: Any) -> CreditEntry:
         effective_at=row["effective_at"],
         expires_at=row["expires_at"],
         amount_paid=row["amount_paid"],
+        amount_paid_currency=row["amount_paid_currency"],
         description=row["description"],
         metadata=row["metadata"] or {},
     )
@@ -126,6 +128,7 @@ class _CreditTx:
                 effective_at=entry.effective_at,
                 expires_at=entry.expires_at,
                 amount_paid=entry.amount_paid,
+                amount_paid_currency=entry.amount_paid_currency,
                 description=entry.description,
                 metadata=entry.metadata,
                 created_at=entry.created_at,

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("effective_at", _ts(), nullable=True),
         sa.Column("expires_at", _ts(), nullable=True),
         sa.Column("amount_paid", _decimal(), nullable=True),
+        sa.Column("amount_paid_currency", sa.String(3), nullable=True),
         sa.Column("description", sa.String(256), nullable=True),
         sa.Column("metadata", _json(), nullable=False),
         sa.Column("created_at", _ts(), nullable=False),
