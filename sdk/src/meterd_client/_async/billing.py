@@ -65,6 +65,17 @@ class AsyncInvoices:
         path = f"{INVOICES}/{seg(invoice_id)}"
         return Invoice.from_wire(await self._http.request("GET", path))
 
+    async def create_pending_lines(
+        self, customer_id: str, *, currency: str, lines: Sequence[Mapping[str, Any]]
+    ) -> Invoice:
+        """Add one-off lines (wire objects: ``name``, ``period``, ``invoiceAt``,
+        ``price``) to the customer's gathering invoice, which is returned."""
+        path = f"/api/v1/billing/customers/{seg(customer_id)}/invoices/pending-lines"
+        data = await self._http.request(
+            "POST", path, json=body(currency=currency, lines=list(lines))
+        )
+        return Invoice.from_wire(data.get("invoice"))
+
     async def invoice_pending(self, customer_id: str) -> tuple[Invoice, ...]:
         """Invoice a customer's pending lines now."""
         data = await self._http.request(
@@ -91,7 +102,7 @@ class AsyncInvoices:
 
     async def pdf(self, invoice_id: str) -> bytes:
         """The invoice rendered as PDF."""
-        path = f"{INVOICES}/{seg(invoice_id)}/pdf"
+        path = f"{INVOICES}/{seg(invoice_id)}/document.pdf"
         data: bytes = await self._http.request(
             "GET", path, headers={"Accept": "application/pdf"}, expect="bytes"
         )

@@ -66,6 +66,15 @@ class Invoices:
         path = f"{INVOICES}/{seg(invoice_id)}"
         return Invoice.from_wire(self._http.request("GET", path))
 
+    def create_pending_lines(
+        self, customer_id: str, *, currency: str, lines: Sequence[Mapping[str, Any]]
+    ) -> Invoice:
+        """Add one-off lines (wire objects: ``name``, ``period``, ``invoiceAt``,
+        ``price``) to the customer's gathering invoice, which is returned."""
+        path = f"/api/v1/billing/customers/{seg(customer_id)}/invoices/pending-lines"
+        data = self._http.request("POST", path, json=body(currency=currency, lines=list(lines)))
+        return Invoice.from_wire(data.get("invoice"))
+
     def invoice_pending(self, customer_id: str) -> tuple[Invoice, ...]:
         """Invoice a customer's pending lines now."""
         data = self._http.request("POST", f"{INVOICES}/invoice", json=body(customer_id=customer_id))
@@ -90,7 +99,7 @@ class Invoices:
 
     def pdf(self, invoice_id: str) -> bytes:
         """The invoice rendered as PDF."""
-        path = f"{INVOICES}/{seg(invoice_id)}/pdf"
+        path = f"{INVOICES}/{seg(invoice_id)}/document.pdf"
         data: bytes = self._http.request(
             "GET", path, headers={"Accept": "application/pdf"}, expect="bytes"
         )
