@@ -17,6 +17,7 @@ from meterd.api.app import create_app, wrap
 from meterd.bootstrap import Container, build, open_state
 from meterd.core.clock import FrozenClock
 from meterd.settings import Settings
+from meterd.storage.sql.schema import metadata
 from meterd.workers.billing import BillingWorker
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -108,12 +109,14 @@ STATE_BACKENDS = [
 
 
 def fresh_postgres(url: str) -> None:
-    """An empty schema, migrated: each test starts from nothing."""
+    """No state tables, so each test migrates from nothing (as the storage tests do)."""
     engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    try:
+        with engine.begin() as conn:
+            for table in [*reversed(metadata.sorted_tables), "alembic_version"]:
+                conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=STATE_BACKENDS)
