@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -71,3 +72,30 @@ def test_billing_profiles_and_invoices(client: Any) -> None:
     with pytest.raises(BadRequestError) as info:
         client.invoices.invoice_pending(customer.id)
     assert info.value.issues and info.value.issues[0].field == "customerId"
+
+
+def test_invoice_lifecycle_and_pdf(client: Any) -> None:
+    customer = client.customers.create(key="inv", name="Invoiced", currency="USD")
+    now = datetime.now(UTC)
+    line = {
+        "name": "One-off",
+        "period": {"from": now - timedelta(days=1), "to": now},
+        "invoiceAt": now - timedelta(minutes=1),
+        "price": {"type": "flat", "amount": Decimal("99.50")},
+    }
+    gathering = client.invoices.create_pending_lines(customer.id, currency="USD", lines=[line])
+    assert (gathering.status, gathering.total) == ("gathering", Decimal("99.50"))
+    (invoice,) = client.invoices.invoice_pending(customer.id)
+    assert invoice.total == Decimal("99.50") and invoice.customer_id == customer.id
+    assert client.invoices.get(invoice.id).id == invoice.id
+    assert [i.id for i in client.invoices.list(customers=[customer.id])] == [invoice.id]
+    pdf = client.invoices.pdf(invoice.id)
+    assert pdf.startswith(b"%PDF-")
+    # The default workflow has already advanced it past approval.
+    with pytest.raises(ConflictError):
+        client.invoices.approve(invoice.id)
+    with pytest.raises(ConflictError):
+        client.invoices.advance(invoice.id)
+    assert client.invoices.void(invoice.id).status == "voided"
+    with pytest.raises(ConflictError):
+        client.invoices.delete(invoice.id)
