@@ -115,11 +115,13 @@ def ledger(customerId: str, request: Request, who: Principal = READ) -> JSON:
     c: ContainerLike = request.app.state.container
     ref = segment(customerId)
     currency = _currency(c, who.namespace, ref, request)
-    book: Ledger = c.credit_ledger.ledger(who.namespace, ref, currency, _as_of(request))
+    as_of = _as_of(request)
+    book: Ledger = c.credit_ledger.ledger(who.namespace, ref, currency, as_of)
     return JSON(
         {
             "currency": currency,
-            "asOf": book.as_of,
+            # Echoed only when asked for: a ledger read twice reads the same.
+            "asOf": as_of,
             "granted": money(book.granted(), currency),
             "balance": money(book.balance, currency),
             "entries": [line_wire(ln, currency) for ln in book.lines],
@@ -145,28 +147,28 @@ async def grant(customerId: str, request: Request, who: Principal = WRITE) -> JS
     return JSON(_view(c.credit_ledger.grant(who.namespace, segment(customerId), body)), 201)
 
 
-@router.get(f"{_BASE}/grants/{{grantId}}")
-def get_grant(customerId: str, grantId: str, request: Request, who: Principal = READ) -> JSON:
+@router.get(f"{_BASE}/grants/{{creditId}}")
+def get_grant(customerId: str, creditId: str, request: Request, who: Principal = READ) -> JSON:
     c: ContainerLike = request.app.state.container
-    _owned(c, who.namespace, segment(customerId), segment(grantId))
-    return JSON(_view(c.credit_ledger.lot(who.namespace, segment(grantId), _as_of(request))))
+    _owned(c, who.namespace, segment(customerId), segment(creditId))
+    return JSON(_view(c.credit_ledger.lot(who.namespace, segment(creditId), _as_of(request))))
 
 
-@router.patch(f"{_BASE}/grants/{{grantId}}")
+@router.patch(f"{_BASE}/grants/{{creditId}}")
 async def update_grant(
-    customerId: str, grantId: str, request: Request, who: Principal = WRITE
+    customerId: str, creditId: str, request: Request, who: Principal = WRITE
 ) -> JSON:
     c: ContainerLike = request.app.state.container
     body = obj(await json_body(request))
-    _owned(c, who.namespace, segment(customerId), segment(grantId))
-    return JSON(_view(c.credit_ledger.update(who.namespace, segment(grantId), body)))
+    _owned(c, who.namespace, segment(customerId), segment(creditId))
+    return JSON(_view(c.credit_ledger.update(who.namespace, segment(creditId), body)))
 
 
-@router.post(f"{_BASE}/grants/{{grantId}}/void")
-def void_grant(customerId: str, grantId: str, request: Request, who: Principal = WRITE) -> JSON:
+@router.post(f"{_BASE}/grants/{{creditId}}/void")
+def void_grant(customerId: str, creditId: str, request: Request, who: Principal = WRITE) -> JSON:
     c: ContainerLike = request.app.state.container
-    _owned(c, who.namespace, segment(customerId), segment(grantId))
-    return JSON(_view(c.credit_ledger.void(who.namespace, segment(grantId))))
+    _owned(c, who.namespace, segment(customerId), segment(creditId))
+    return JSON(_view(c.credit_ledger.void(who.namespace, segment(creditId))))
 
 
 @router.post(f"{_BASE}/deductions", status_code=201)
