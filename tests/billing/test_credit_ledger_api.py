@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from meterd.core.errors import ValidationError
 from tests.billing.conftest import Billing, iso, line
 
 JAN1 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -106,3 +109,24 @@ def test_plain_grants_are_voidable_ledger_grants(billing: Billing) -> None:
     bad = billing.call("POST", f"{_base(cid)}/grants", {"amount": "-1", "currency": "usd1"})
     assert bad.status_code == 400
     assert "amount" in bad.text and "currency" in bad.text
+
+
+def test_concurrent_deductions_never_overspend(billing: Billing) -> None:
+    cid = billing.customer("acme")
+    billing.ok("POST", f"{_base(cid)}/grants", {"amount": "100", "currency": "USD"}, 201)
+    ledger = billing.c.credit_ledger
+    start = threading.Barrier(4)
+
+    def take() -> str:
+        start.wait()
+        try:
+            ledger.deduct("ns", cid, {"amount": "30", "currency": "USD"})
+        except ValidationError as exc:
+            return exc.issues[0].field
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = sorted(pool.map(lambda _: take(), range(4)))
+    # Three fit in 100; the fourth is refused, naming the amount.
+    assert results == ["amount", "ok", "ok", "ok"]
+    assert billing.ok("GET", f"{_base(cid)}/ledger")["balance"] == "10.00"
