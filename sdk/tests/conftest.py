@@ -6,7 +6,6 @@ import asyncio
 import inspect
 import itertools
 import os
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,15 +31,6 @@ def meterd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def api_key(meterd_server: Server) -> str:
     """An admin key for a namespace of this test's own."""
     return meterd_server.create_key(f"sdk-{next(_namespaces)}-{os.getpid()}", "admin", "sdk")
-
-
-def child_env() -> dict[str, str]:
-    """Environment for a child Python that imports this client and meterd's tests."""
-    env = dict(os.environ)
-    root = str(SDK_SRC.parents[1])
-    parts = [str(SDK_SRC), root, *sys.path]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in parts if p)
-    return env
 
 
 class Blocking:

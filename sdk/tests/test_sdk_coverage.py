@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import child_env
+from sdk_childenv import child_env
 
 HERE = Path(__file__).resolve().parent
 FAIL_UNDER = 95

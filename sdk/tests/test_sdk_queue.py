@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from tests.support.server import Server, free_port
 
-from conftest import child_env
 from meterd_client import AsyncMeterd, Meterd
 from meterd_client._batching import Record
 from meterd_client.errors import AuthenticationError
+from sdk_childenv import child_env
 
 pytestmark = pytest.mark.slow
 
