@@ -122,6 +122,11 @@ def operations(spec: dict[str, Any]) -> list[Operation]:
     return ops
 
 
+# Parameter names that mean different things on different routes: the seeded
+# value only applies under this prefix.
+SCOPED = {"grantId": "/api/v1/grants/"}
+
+
 def fill(path: str, values: dict[str, str], fallback: str = "no-such-thing") -> tuple[str, bool]:
     """The path with its parameters filled; whether every one was a known resource."""
     resolved = True
@@ -129,7 +134,7 @@ def fill(path: str, values: dict[str, str], fallback: str = "no-such-thing") -> 
     def sub(m: re.Match[str]) -> str:
         nonlocal resolved
         name = m.group(1)
-        if name in values:
+        if name in values and path.startswith(SCOPED.get(name, "")):
             return values[name]
         resolved = False
         return fallback

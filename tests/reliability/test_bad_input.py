@@ -118,6 +118,10 @@ def test_every_body_route_refuses_every_bad_body(small: tuple[Server, str, Any])
     cases = 0
     with srv.client(key) as c:
         before = state(c, gets)
+        # Answers that change by themselves (an "as of now" field) say
+        # nothing about what was stored.
+        again = state(c, gets)
+        gets = [p for p in gets if before[p] == again[p]]
         for method, template, reads in routes:
             path, resolved = fill(template, params)
             for name, content, ctype, statuses in BAD_BODIES:
