@@ -67,7 +67,11 @@ class CreditTx(Protocol):
 
 
 class CreditStore(Protocol):
-    def credit_tx(self, namespace: str, customer_id: str) -> AbstractContextManager[CreditTx]: ...
+    def credit_tx(
+        self, namespace: str, customer_id: str, *, write: bool = True
+    ) -> AbstractContextManager[CreditTx]:
+        """Without ``write``, a plain read that takes no lock."""
+        ...
 
     def find_credit_grant(self, namespace: str, grant_id: str) -> CreditEntry | None:
         """A grant by id, whether made through the ledger or before it."""
@@ -134,12 +138,12 @@ class CreditLedgerService:
         self, namespace: str, customer_ref: str, currency: str, as_of: datetime | None = None
     ) -> Ledger:
         customer = self._customer(namespace, customer_ref)
-        with self._store.credit_tx(namespace, customer.id) as tx:
+        with self._store.credit_tx(namespace, customer.id, write=False) as tx:
             return self._replay(tx, namespace, customer.id, currency, as_of)
 
     def lot(self, namespace: str, grant_id: str, as_of: datetime | None = None) -> LotView:
         grant = self._grant(namespace, grant_id)
-        with self._store.credit_tx(namespace, grant.customer_id) as tx:
+        with self._store.credit_tx(namespace, grant.customer_id, write=False) as tx:
             ledger = self._replay(tx, namespace, grant.customer_id, grant.currency, as_of)
         return LotView(
             customer_id=grant.customer_id,

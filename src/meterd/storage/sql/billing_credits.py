@@ -138,7 +138,13 @@ class _CreditTx:
 
 class CreditLedgerQueries(SqlBase):
     @contextmanager
-    def credit_tx(self, namespace: str, customer_id: str) -> Iterator[_CreditTx]:
+    def credit_tx(
+        self, namespace: str, customer_id: str, *, write: bool = True
+    ) -> Iterator[_CreditTx]:
+        if not write:
+            with self._read() as conn:
+                yield _CreditTx(conn)
+            return
         with self._write() as conn:
             lock_customer_credit(conn, namespace, customer_id)
             yield _CreditTx(conn)
