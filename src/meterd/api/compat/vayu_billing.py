@@ -60,16 +60,6 @@ STATUS_FILTER = {
     "Rejected": ("uncollectible", "voided"),
     "None": ("gathering", "draft", "issuing"),
 }
-# Invoices that used their credit for good.
-SETTLED = frozenset(
-    {
-        InvoiceStatus.ISSUED,
-        InvoiceStatus.PAYMENT_PROCESSING,
-        InvoiceStatus.OVERDUE,
-        InvoiceStatus.PAID,
-        InvoiceStatus.UNCOLLECTIBLE,
-    }
-)
 
 
 def _breakdown(totals: Any) -> dict[str, Any]:
