@@ -206,14 +206,14 @@ def replay(
     lines: list[LedgerLine] = []
     shortfall = ZERO
 
-    def expire_until(at: datetime, inclusive: bool) -> None:
+    def expire_until(at: datetime) -> None:
         due = [
             lot
             for lot in lots.values()
             if lot.voided_at is None
             and lot.remaining > 0
             and lot.expires_at is not None
-            and (lot.expires_at <= at if inclusive else lot.expires_at < at)
+            and lot.expires_at <= at
         ]
         for lot in sorted(due, key=lambda lot: (lot.expires_at, lot.grant.id)):
             assert lot.expires_at is not None
@@ -242,7 +242,7 @@ def replay(
         return left
 
     for ev in events:
-        expire_until(ev.at, inclusive=True)
+        expire_until(ev.at)
         if ev.application is not None:
             a = ev.application
             short = take(a.at, a.amount, a.invoice_id, LineKind.APPLY)
@@ -295,7 +295,7 @@ def replay(
                 description=e.description,
             )
         )
-    expire_until(as_of, inclusive=True)
+    expire_until(as_of)
     return Ledger(
         as_of=as_of,
         lots=lots,
