@@ -130,3 +130,18 @@ def test_concurrent_deductions_never_overspend(billing: Billing) -> None:
     # Three fit in 100; the fourth is refused, naming the amount.
     assert results == ["amount", "ok", "ok", "ok"]
     assert billing.ok("GET", f"{_base(cid)}/ledger")["balance"] == "10.00"
+
+
+def test_a_voided_invoice_gives_its_credit_back(billing: Billing) -> None:
+    cid = billing.customer("acme")
+    billing.ok("POST", f"{_base(cid)}/grants", {"amount": "150", "currency": "USD"}, 201)
+    billing.pending(cid, line("Seats", JAN1, FEB1, FLAT_100))
+    [inv] = billing.invoice_now(cid)
+    assert inv["totals"]["creditsTotal"] == "100.00"
+    assert billing.ok("GET", f"{_base(cid)}/ledger")["balance"] == "50.00"
+    body = {"reason": "wrong", "action": {"percentage": 100, "action": {"type": "discard"}}}
+    voided = billing.ok("POST", f"/api/v1/billing/invoices/{inv['id']}/void", body)
+    assert voided["status"] == "voided"
+    book = billing.ok("GET", f"{_base(cid)}/ledger")
+    assert book["balance"] == "150.00"
+    assert [e["type"] for e in book["entries"]] == ["grant"]
