@@ -5,7 +5,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import stack
 from tests.support.server import Server
+
+
+@pytest.fixture(autouse=True)
+def _stack_databases() -> Iterator[None]:
+    """Drops the databases METERD_TEST_STACK made for this test once it ends."""
+    with stack.per_test():
+        yield
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from meterd.observability import REGISTRY
 from meterd.observability.logs import REQUEST_ID, JsonFormatter, log_config
 from meterd.observability.metrics import Registry
 from meterd.settings import Settings
+from tests.support import stack
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
 PG_ENV = "METERD_TEST_POSTGRES_URL"
@@ -31,7 +32,7 @@ PG_ENV = "METERD_TEST_POSTGRES_URL"
 
 @pytest.fixture
 def container(tmp_path: Path) -> Iterator[Container]:
-    c = build(Settings(data_dir=tmp_path / "data", worker=False), FrozenClock(NOW))
+    c = build(stack.settings(data_dir=tmp_path / "data", worker=False), FrozenClock(NOW))
     try:
         yield c
     finally:
@@ -181,7 +182,7 @@ def test_webhook_deliveries_are_counted_by_outcome(tmp_path: Path) -> None:
     from meterd.domain.notifications import ChannelInput, RuleInput
     from tests.notifications.receiver import Receiver
 
-    settings = Settings(
+    settings = stack.settings(
         data_dir=tmp_path / "data",
         worker=True,
         notification_poll_seconds=0.05,

@@ -19,6 +19,7 @@ from meterd.core.clock import FrozenClock
 from meterd.settings import Settings
 from meterd.storage.sql.schema import metadata
 from meterd.workers.billing import BillingWorker
+from tests.support import stack
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -123,7 +124,7 @@ def fresh_postgres(url: str) -> None:
 def billing(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock
 ) -> Iterator[Billing]:
-    settings = Settings(data_dir=tmp_path / "data", worker=False)
+    settings = stack.settings(data_dir=tmp_path / "data", worker=False)
     if request.param == "postgresql":
         assert PG is not None
         fresh_postgres(PG)

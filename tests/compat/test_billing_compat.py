@@ -20,7 +20,7 @@ import pytest
 from meterd.api.app import create_app, wrap
 from meterd.bootstrap import Container, build
 from meterd.core.clock import FrozenClock
-from meterd.settings import Settings
+from tests.support import stack
 
 NOW = datetime(2024, 3, 1, tzinfo=UTC)
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
@@ -28,7 +28,7 @@ HEX24 = re.compile(r"^[0-9a-f]{24}$")
 
 @pytest.fixture
 def container(tmp_path: Path) -> Iterator[Container]:
-    c = build(Settings(data_dir=tmp_path / "data", worker=False), FrozenClock(NOW))
+    c = build(stack.settings(data_dir=tmp_path / "data", worker=False), FrozenClock(NOW))
     try:
         yield c
     finally:

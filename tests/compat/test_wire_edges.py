@@ -17,14 +17,14 @@ from meterd.api.app import create_app, wrap
 from meterd.bootstrap import Container, build
 from meterd.core.clock import FrozenClock
 from meterd.domain.events.models import EventQuery
-from meterd.settings import Settings
+from tests.support import stack
 
 NOW = datetime(2024, 6, 10, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def container(tmp_path: Path) -> Iterator[Container]:
-    c = build(Settings(data_dir=tmp_path / "data", worker=False), FrozenClock(NOW))
+    c = build(stack.settings(data_dir=tmp_path / "data", worker=False), FrozenClock(NOW))
     try:
         yield c
     finally:

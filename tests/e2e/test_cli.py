@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import stack
 from tests.support.server import Server, meterd
 
 pytestmark = pytest.mark.slow
@@ -23,7 +24,11 @@ def env() -> dict[str, str]:
 
 
 def cli(*args: str, check: bool = True) -> Any:
-    return meterd(*args, env=env(), check=check)
+    run_env = env()
+    if "--data-dir" in args:
+        # The stores METERD_TEST_STACK gives that directory, as a server on it has.
+        run_env.update(stack.env(Path(args[args.index("--data-dir") + 1])))
+    return meterd(*args, env=run_env, check=check)
 
 
 def write_ndjson(path: Path, events: list[Any], raw_lines: dict[int, str] | None = None) -> Path:

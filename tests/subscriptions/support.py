@@ -14,7 +14,7 @@ import pytest
 from meterd.api.app import create_app, wrap
 from meterd.bootstrap import Container, build
 from meterd.core.clock import FrozenClock
-from meterd.settings import Settings
+from tests.support import stack
 
 NOW = datetime(2024, 6, 10, 12, 0, tzinfo=UTC)
 ANCHOR = datetime(2024, 6, 1, tzinfo=UTC)
@@ -120,7 +120,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def container(tmp_path: Path, clock: FrozenClock) -> Iterator[Container]:
-    c = build(Settings(data_dir=tmp_path / "data", worker=False), clock)
+    c = build(stack.settings(data_dir=tmp_path / "data", worker=False), clock)
     try:
         yield c
     finally:

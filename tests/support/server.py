@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import stack
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -41,6 +43,9 @@ class Server:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("METERD_")}
+        if not {"METERD_DATABASE_URL", "METERD_EVENTS_URL"} & self.extra_env.keys():
+            # METERD_TEST_STACK picks the stores; a test naming its own keeps them.
+            env.update(stack.env(self.data_dir))
         env.update(self.extra_env)
         return env
 
