@@ -73,7 +73,14 @@ async def ingest(c: ContainerLike, namespace: str, source: str, events: list[Inc
         batch.subjects.append(e.subject)
         batch.times.append(e.time)
         has_data = e.data is not None
-        batch.data.append(json.dumps(e.data, separators=(",", ":")) if has_data else None)
+        try:
+            text = json.dumps(e.data, separators=(",", ":")) if has_data else None
+        except RecursionError:
+            # The body decoder takes deeper nesting than the encoder can write.
+            raise ValidationError.single(
+                "properties", "too_deep", "the event's properties are nested too deeply"
+            ) from None
+        batch.data.append(text)
         batch.datacontenttypes.append("application/json" if has_data else None)
         batch.dataschemas.append(None)
     result = await run_in_threadpool(c.events.ingest, batch)

@@ -95,6 +95,11 @@ def reject_nul(batch: EventBatch) -> None:
             if "\x00" in values[i]:
                 issues.add(f"events[{i}].{name}", "invalid_character", f"{name} contains NUL")
         text = data[i]
-        if "\x00" in text or ("\\u0000" in text and _has_nul(json.loads(text))):
+        try:
+            nul = "\x00" in text or ("\\u0000" in text and _has_nul(json.loads(text)))
+        except RecursionError:
+            issues.add(f"events[{i}].data", "too_deep", "data is nested too deeply")
+            continue
+        if nul:
             issues.add(f"events[{i}].data", "invalid_character", "data contains NUL (\\u0000)")
     issues.raise_if_any()
