@@ -36,7 +36,7 @@ def test_sync_and_async_clients_have_the_same_methods_and_signatures() -> None:
     s, a = public(sync), public(aio)
     assert s.keys() == a.keys()
     resources = [n for n, v in s.items() if not callable(v)]
-    assert len(resources) == 14
+    assert len(resources) == 15
     for name in resources:
         rs, ra = public(s[name]), public(a[name])
         assert rs.keys() == ra.keys(), name

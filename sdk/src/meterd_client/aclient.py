@@ -14,6 +14,7 @@ from meterd_client._aqueue import AsyncEventQueue
 from meterd_client._async._http import AsyncHttp
 from meterd_client._async.billing import AsyncBillingProfiles, AsyncInvoices
 from meterd_client._async.catalog import AsyncAddons, AsyncPlans, AsyncSubscriptions
+from meterd_client._async.credits import AsyncCredits
 from meterd_client._async.customers import (
     AsyncCustomers,
     AsyncEntitlements,
@@ -67,6 +68,7 @@ class AsyncMeterd:
         self.subscriptions = AsyncSubscriptions(self._http)
         self.billing_profiles = AsyncBillingProfiles(self._http)
         self.invoices = AsyncInvoices(self._http)
+        self.credits = AsyncCredits(self._http)
         self.notifications = AsyncNotifications(self._http)
         self.portal = AsyncPortal(self._http)
 

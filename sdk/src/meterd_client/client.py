@@ -16,6 +16,7 @@ from meterd_client._resources import make_config, make_queue_settings
 from meterd_client._sync._http import Http
 from meterd_client._sync.billing import BillingProfiles, Invoices
 from meterd_client._sync.catalog import Addons, Plans, Subscriptions
+from meterd_client._sync.credits import Credits
 from meterd_client._sync.customers import Customers, Entitlements, Features, Grants
 from meterd_client._sync.metering import Events, Meters, Subjects
 from meterd_client._sync.notify import Notifications, Portal
@@ -66,6 +67,7 @@ class Meterd:
         self.subscriptions = Subscriptions(self._http)
         self.billing_profiles = BillingProfiles(self._http)
         self.invoices = Invoices(self._http)
+        self.credits = Credits(self._http)
         self.notifications = Notifications(self._http)
         self.portal = Portal(self._http)
 

@@ -294,6 +294,7 @@ class Invoice(Resource):
     currency: str | None = None
     customer_id: str | None = None
     total: Decimal | None = None
+    credits_total: Decimal | None = None
 
     @classmethod
     def _fields(cls, d: Mapping[str, Any]) -> dict[str, Any]:
@@ -306,6 +307,7 @@ class Invoice(Resource):
             "currency": opt_str(d.get("currency")),
             "customer_id": opt_str(customer.get("id") or d.get("customerId")),
             "total": dec(totals.get("total")),
+            "credits_total": dec(totals.get("creditsTotal")),
         }
 
 
