@@ -104,7 +104,11 @@ STATE_BACKENDS = [
     "sqlite",
     pytest.param(
         "postgresql",
-        marks=pytest.mark.skipif(not PG, reason="METERD_TEST_POSTGRES_URL not set"),
+        marks=[
+            pytest.mark.skipif(not PG, reason="METERD_TEST_POSTGRES_URL not set"),
+            # Under a PostgreSQL METERD_TEST_STACK the first case already runs there.
+            pytest.mark.skipif(not stack.is_embedded(), reason="covered by METERD_TEST_STACK"),
+        ],
     ),
 ]
 
