@@ -1,19 +1,24 @@
-"""What the sync and async clients share, free of I/O: settings, headers,
-response decoding and the mapping of transport failures to errors."""
+"""What the sync and async clients share, free of I/O: the constructor and
+the settings it resolves, headers, response decoding and the mapping of
+transport failures to errors."""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Generic, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
 
 from meterd_client import errors
+from meterd_client._batching import DropHandler, QueueSettings
 from meterd_client._retry import RetryPolicy
 from meterd_client._version import __version__
 
@@ -87,3 +92,118 @@ def items_of(page: Any) -> tuple[list[Any], int | None]:
         total = page.get("totalCount")
         return list(page.get("items") or ()), int(total) if total is not None else None
     return [], 0
+
+
+def make_config(
+    api_key: str | None,
+    base_url: str | None,
+    timeout: float,
+    max_retries: int,
+    retry_backoff: float,
+    headers: Mapping[str, str] | None,
+) -> Config:
+    return Config(
+        api_key=api_key if api_key is not None else os.environ.get("METERD_API_KEY"),
+        base_url=base_url or os.environ.get("METERD_BASE_URL") or DEFAULT_BASE_URL,
+        timeout=timeout,
+        retry=RetryPolicy(max_retries=max_retries, base_delay=retry_backoff),
+        headers=dict(headers or {}),
+    )
+
+
+def make_queue_settings(
+    flush_at: int,
+    flush_interval: float,
+    max_batch_bytes: int,
+    max_queue_size: int,
+    max_in_flight: int,
+    source: str,
+) -> QueueSettings:
+    sizes = (flush_at, flush_interval, max_batch_bytes, max_queue_size, max_in_flight)
+    if min(sizes) <= 0:
+        raise ValueError(
+            "flush_at, flush_interval, max_batch_bytes, max_queue_size and max_in_flight "
+            "must be positive"
+        )
+    return QueueSettings(
+        flush_at=flush_at,
+        flush_interval=flush_interval,
+        max_batch_bytes=max_batch_bytes,
+        max_queue_size=max_queue_size,
+        max_in_flight=max_in_flight,
+        source=source,
+    )
+
+
+class EventSink(Protocol):
+    def put(
+        self, type: str, subject: str, data: Any, id: str | None, time_: Any, source: str | None
+    ) -> bool:
+        """Queue one record without blocking; ``False`` when it was dropped."""
+
+
+TransportT = TypeVar("TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport)
+QueueT = TypeVar("QueueT", bound=EventSink)
+
+
+@dataclass(frozen=True, slots=True)
+class Setup(Generic[TransportT]):
+    """The constructor's arguments, resolved and checked, for the client to
+    open its connection pool and event queue with."""
+
+    config: Config
+    settings: QueueSettings
+    transport: TransportT | None
+    on_drop: DropHandler | None
+    spool_dir: str | os.PathLike[str] | None
+
+
+class ClientBase(ABC, Generic[TransportT, QueueT]):
+    """The constructor and ``track`` of both clients. A subclass only opens
+    its I/O: the pool (``httpx.Client`` or ``httpx.AsyncClient``) and the
+    queue (thread or asyncio), in ``_open``."""
+
+    _queue: QueueT
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        retry_backoff: float = 0.25,
+        transport: TransportT | None = None,
+        headers: Mapping[str, str] | None = None,
+        flush_at: int = 5000,
+        flush_interval: float = 0.5,
+        max_batch_bytes: int = 4 * 1024 * 1024,
+        max_queue_size: int = 100_000,
+        max_in_flight: int = 2,
+        on_drop: DropHandler | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        source: str = "meterd-client",
+    ) -> None:
+        config = make_config(api_key, base_url, timeout, max_retries, retry_backoff, headers)
+        settings = make_queue_settings(
+            flush_at, flush_interval, max_batch_bytes, max_queue_size, max_in_flight, source
+        )
+        self._open(Setup(config, settings, transport, on_drop, spool_dir))
+
+    @abstractmethod
+    def _open(self, setup: Setup[TransportT]) -> None:
+        """Open the connection pool and the event queue, attach the resources."""
+
+    def track(
+        self,
+        type: str,
+        subject: str,
+        data: Any = None,
+        *,
+        id: str | None = None,
+        time: datetime | None = None,
+        source: str | None = None,
+    ) -> bool:
+        """Queue one usage event; never blocks (nor awaits). ``False`` (and
+        ``on_drop``) when the queue is full or the client closed."""
+        return self._queue.put(type, subject, data, id, time, source)
