@@ -65,6 +65,16 @@ def _repeated(values: list[tuple[Any, int]], kind: pa.DataType) -> pa.Array:
     return parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
 
 
+def warm_arrow() -> None:
+    """Convert one timestamp, so one-off setup happens before the first append.
+
+    pyarrow converts timezone-aware datetimes through pandas when pandas is
+    installed and imports it on first use (about half a second), which would
+    otherwise land on the first batch a client waits for.
+    """
+    pa.array([datetime(1970, 1, 1, tzinfo=UTC)], _TS)
+
+
 def to_arrow(batches: list[EventBatch], stored_at: datetime) -> pa.Table:
     """One Arrow table holding every event of ``batches``, in order."""
     sizes = [len(b) for b in batches]

@@ -33,6 +33,7 @@ from meterd.storage.duckdb.schema import (
     SORT_KEY,
     from_row_event,
     to_arrow,
+    warm_arrow,
 )
 
 Key = tuple[str, str, str]
@@ -66,6 +67,7 @@ class EventWriter:
         self.closed = False
         self._indexed_at = 0.0
         self._index = self._load_index()
+        warm_arrow()
         ((hot,),) = con.execute("SELECT count(*) FROM events_hot").fetchall()
         self._hot = int(hot)
         self._last_append = time.monotonic()
