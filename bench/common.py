@@ -201,6 +201,11 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def dir_size_mb(path: Path, pattern: str = "*") -> float:
+    """Bytes in the files under ``path`` whose names match ``pattern``, in MiB."""
+    return sum(p.stat().st_size for p in path.rglob(pattern) if p.is_file()) / 2**20
+
+
 class Workdir:
     """A temporary directory that is removed afterwards unless asked to keep it."""
 
