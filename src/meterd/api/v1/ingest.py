@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Annotated, Any, Literal, cast
 
 import msgspec
@@ -142,15 +143,15 @@ def _decode(body: bytes, kind: str, namespace: str, now: datetime, max_events: i
     return EventBatch(
         namespace=namespace,
         ingested_at=now,
-        ids=[e.id for e in events],
-        sources=[e.source for e in events],
-        specversions=[e.specversion for e in events],
-        types=[e.type for e in events],
-        subjects=[e.subject for e in events],
+        ids=list(map(attrgetter("id"), events)),
+        sources=list(map(attrgetter("source"), events)),
+        specversions=list(map(attrgetter("specversion"), events)),
+        types=list(map(attrgetter("type"), events)),
+        subjects=list(map(attrgetter("subject"), events)),
         times=times,
         data=[None if t == "null" else t for t in texts],
-        datacontenttypes=[e.datacontenttype for e in events],
-        dataschemas=[e.dataschema for e in events],
+        datacontenttypes=list(map(attrgetter("datacontenttype"), events)),
+        dataschemas=list(map(attrgetter("dataschema"), events)),
     )
 
 
