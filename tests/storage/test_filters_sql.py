@@ -37,9 +37,12 @@ from meterd.domain.meters.models import Aggregation
 
 # Text that is numeric in some places and not in others, so $gt and friends
 # must pick numeric or text comparison per value, as the evaluator does.
-WORDS = ["a", "b", "ab", "abc", "B", "5", "10", "2.5", "05", "-1", "1e1", ""]
+WORDS = ["a", "b", "ab", "abc", "B", "5", "10", "2.5", "05", "-1", "1e1", "", "a%b", "A_B"]
 NUMBERS = [5, 10, 2.5, -1, 0, 0.5, 100]
-SCALAR_OPS = ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$contains"]
+SCALAR_OPS = ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$contains", "$ncontains"]
+LIKE_OPS = ["$like", "$nlike", "$ilike", "$nilike"]
+# Wildcards, escaped wildcards, and case differences for the folding ops.
+PATTERNS = ["a%", "%b", "%B%", "_", "__", "A%", "%", "", "a\\%b", "%\\_%", "5%", "%.%", "a_b"]
 MISSING: Any = object()
 
 
@@ -64,6 +67,11 @@ leaves = st.one_of(
         lambda op, vs: StringFilter(op=op, values=tuple(vs)),
         st.sampled_from(["$in", "$nin"]),
         st.lists(st.sampled_from(WORDS), max_size=3),
+    ),
+    st.builds(
+        lambda op, v: StringFilter(op=op, value=v),
+        st.sampled_from(LIKE_OPS),
+        st.sampled_from(PATTERNS),
     ),
     st.builds(lambda e: StringFilter(op="$exists", exists=e), st.booleans()),
 )

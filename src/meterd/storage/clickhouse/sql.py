@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from meterd.core.filters import StringFilter
-from meterd.core.money import parse_decimal
 from meterd.core.periods import WindowSize
 from meterd.domain.meters.filters import MeterFilter
 from meterd.domain.meters.jsonpath import parse_path
 from meterd.domain.meters.models import Aggregation
+from meterd.storage import filter_sql
+from meterd.storage.filter_sql import FilterDialect
 
 # Meter values are summed as Decimal(38, 12): exact, and 26 integer digits.
 SCALE = 12
@@ -93,54 +94,30 @@ def extract_number(path: str, column: str = "data") -> str:
     )
 
 
-_NEGATIVE = {"$ne", "$nin", "$ncontains", "$nlike", "$nilike"}
+DIALECT: FilterDialect[Binder] = FilterDialect(
+    true="1",
+    false="0",
+    text=Binder.text,
+    texts=Binder.texts,
+    in_list="has({values}, assumeNotNull({expr}))",
+    contains="position(assumeNotNull({expr}), {needle}) > 0",
+    # ClickHouse's LIKE escapes with a backslash and takes no ESCAPE clause.
+    like_escape="",
+    as_number=to_number,
+    number_param=to_number,
+    collate="",
+    when="if({cond}, {then}, {otherwise})",
+    extract_text=lambda path, _bind: extract_text(path, "e.data"),
+)
 
 
 def compile_filter(expr: str, f: StringFilter, bind: Binder) -> str:
     """SQL predicate equivalent to ``f.matches`` on the text value ``expr``."""
-    op = f.op
-    if op in ("$and", "$or"):
-        joiner = " AND " if op == "$and" else " OR "
-        parts = [compile_filter(expr, c, bind) for c in f.children]
-        return "(" + joiner.join(parts or ["1" if op == "$and" else "0"]) + ")"
-    if op == "$exists":
-        return f"({expr} IS {'NOT ' if f.exists else ''}NULL)"
-    pred: str
-    if op in ("$in", "$nin"):
-        pred = f"has({bind.texts(list(f.values))}, assumeNotNull({expr}))"
-        if op == "$nin":
-            pred = f"NOT {pred}"
-    elif op in ("$eq", "$ne"):
-        pred = f"{expr} {'=' if op == '$eq' else '!='} {bind.text(f.value)}"
-    elif op in ("$contains", "$ncontains"):
-        pred = f"position(assumeNotNull({expr}), {bind.text(f.value)}) > 0"
-        if op == "$ncontains":
-            pred = f"NOT {pred}"
-    elif op in ("$like", "$nlike", "$ilike", "$nilike"):
-        word = "ILIKE" if op in ("$ilike", "$nilike") else "LIKE"
-        neg = "NOT " if op in ("$nlike", "$nilike") else ""
-        pred = f"{expr} {neg}{word} {bind.text(f.value)}"
-    else:
-        sym = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}[op]
-        if parse_decimal(f.value) is not None:
-            # Numbers compare as numbers when the stored value is numeric too,
-            # otherwise as text: the same rule as the Python evaluator.
-            num = to_number(expr)
-            bound = to_number(bind.text(f.value))
-            pred = f"if({num} IS NOT NULL, {num} {sym} {bound}, {expr} {sym} {bind.text(f.value)})"
-        else:
-            pred = f"{expr} {sym} {bind.text(f.value)}"
-    if op in _NEGATIVE:
-        return f"({expr} IS NULL OR {pred})"
-    return f"({expr} IS NOT NULL AND {pred})"
+    return filter_sql.compile_filter(DIALECT, expr, f, bind)
 
 
 def compile_meter_filter(mf: MeterFilter, bind: Binder) -> str:
-    ors: list[str] = []
-    for cond in mf.conditions:
-        ands = [compile_filter(extract_text(c.path, "e.data"), c.filter, bind) for c in cond]
-        ors.append("(" + " AND ".join(ands or ["1"]) + ")")
-    return "(" + " OR ".join(ors or ["1"]) + ")"
+    return filter_sql.compile_meter_filter(DIALECT, mf, bind)
 
 
 def window_bucket(size: WindowSize, tz: str, bind: Binder) -> tuple[str, str, str]:

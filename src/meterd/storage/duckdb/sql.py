@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from meterd.core.filters import StringFilter
-from meterd.core.money import parse_decimal
 from meterd.core.periods import WindowSize
 from meterd.domain.meters.filters import MeterFilter
 from meterd.domain.meters.jsonpath import Segment, parse_path
 from meterd.domain.meters.models import Aggregation
+from meterd.storage import filter_sql
+from meterd.storage.filter_sql import FilterDialect
 
 # Meter values are summed as DECIMAL(38, 12): exact, and 26 integer digits.
 NUMBER = "DECIMAL(38, 12)"
@@ -49,60 +50,34 @@ def extract_number(path: str, column: str = "data") -> str:
     return f"TRY_CAST(json_extract_string({column}, '{_literal(path)}') AS {NUMBER})"
 
 
-_NEGATIVE = {"$ne", "$nin", "$ncontains", "$nlike", "$nilike"}
+def _bind(params: list[Any], value: Any) -> str:
+    params.append(value)
+    return "?"
+
+
+DIALECT: FilterDialect[list[Any]] = FilterDialect(
+    true="TRUE",
+    false="FALSE",
+    text=_bind,
+    texts=_bind,
+    in_list="list_contains({values}::VARCHAR[], {expr})",
+    contains="contains({expr}, {needle})",
+    like_escape=" ESCAPE '\\'",
+    as_number=lambda expr: f"TRY_CAST({expr} AS {NUMBER})",
+    number_param=lambda param: f"{param}::{NUMBER}",
+    collate="",
+    when="(CASE WHEN {cond} THEN {then} ELSE {otherwise} END)",
+    extract_text=lambda path, _params: extract_text(path, "e.data"),
+)
 
 
 def compile_filter(expr: str, f: StringFilter, params: list[Any]) -> str:
     """SQL predicate equivalent to ``f.matches`` on the text value ``expr``."""
-    op = f.op
-    if op in ("$and", "$or"):
-        joiner = " AND " if op == "$and" else " OR "
-        parts = [compile_filter(expr, c, params) for c in f.children]
-        # Empty: all() of nothing is true, any() of nothing is false.
-        return "(" + joiner.join(parts or ["TRUE" if op == "$and" else "FALSE"]) + ")"
-    if op == "$exists":
-        return f"({expr} IS {'NOT ' if f.exists else ''}NULL)"
-    pred: str
-    if op in ("$in", "$nin"):
-        params.append(list(f.values))
-        pred = f"list_contains(?::VARCHAR[], {expr})"
-        if op == "$nin":
-            pred = f"NOT {pred}"
-    elif op in ("$eq", "$ne"):
-        params.append(f.value)
-        pred = f"{expr} {'=' if op == '$eq' else '<>'} ?"
-    elif op in ("$contains", "$ncontains"):
-        params.append(f.value)
-        pred = f"{'NOT ' if op == '$ncontains' else ''}contains({expr}, ?)"
-    elif op in ("$like", "$nlike", "$ilike", "$nilike"):
-        params.append(f.value)
-        word = "ILIKE" if op in ("$ilike", "$nilike") else "LIKE"
-        pred = f"{expr} {'NOT ' if op in ('$nlike', '$nilike') else ''}{word} ? ESCAPE '\\'"
-    else:
-        sym = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}[op]
-        if parse_decimal(f.value) is not None:
-            # Numbers compare as numbers when the stored value is numeric too,
-            # otherwise as text: the same rule as the Python evaluator.
-            num = f"TRY_CAST({expr} AS {NUMBER})"
-            params.extend([f.value, f.value])
-            pred = (
-                f"(CASE WHEN {num} IS NOT NULL THEN {num} {sym} ?::{NUMBER} "
-                f"ELSE {expr} {sym} ? END)"
-            )
-        else:
-            params.append(f.value)
-            pred = f"{expr} {sym} ?"
-    if op in _NEGATIVE:
-        return f"({expr} IS NULL OR {pred})"
-    return f"({expr} IS NOT NULL AND {pred})"
+    return filter_sql.compile_filter(DIALECT, expr, f, params)
 
 
 def compile_meter_filter(mf: MeterFilter, params: list[Any]) -> str:
-    ors: list[str] = []
-    for cond in mf.conditions:
-        ands = [compile_filter(extract_text(c.path, "e.data"), c.filter, params) for c in cond]
-        ors.append("(" + " AND ".join(ands or ["TRUE"]) + ")")
-    return "(" + " OR ".join(ors or ["TRUE"]) + ")"
+    return filter_sql.compile_meter_filter(DIALECT, mf, params)
 
 
 def window_bucket(size: WindowSize, tz: str) -> tuple[str, str, str, list[Any], list[Any]]:

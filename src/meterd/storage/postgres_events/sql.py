@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from meterd.core.filters import StringFilter
-from meterd.core.money import parse_decimal
 from meterd.core.periods import WindowSize
 from meterd.domain.meters.filters import MeterFilter
 from meterd.domain.meters.jsonpath import parse_path
 from meterd.domain.meters.models import Aggregation
+from meterd.storage import filter_sql
+from meterd.storage.filter_sql import FilterDialect
 
 # What Python's Decimal reads (parse_decimal): sign, digits with an optional
 # point, an optional exponent, surrounding blanks. The exponent is bounded so
@@ -58,56 +59,29 @@ def extract_number(path: str, params: Params, column: str = "e.data") -> str:
     return as_number(f"({column} #>> {_path(path, params)})")
 
 
-_NEGATIVE = {"$ne", "$nin", "$ncontains", "$nlike", "$nilike"}
+DIALECT: FilterDialect[Params] = FilterDialect(
+    true="TRUE",
+    false="FALSE",
+    text=lambda params, value: params.add(value, "text"),
+    texts=lambda params, values: params.add(values, "text[]"),
+    in_list="{expr} = ANY({values})",
+    contains="strpos({expr}, {needle}) > 0",
+    like_escape=" ESCAPE '\\'",
+    as_number=as_number,
+    number_param=lambda param: f"{param}::numeric",
+    collate=' COLLATE "C"',
+    when="(CASE WHEN {cond} THEN {then} ELSE {otherwise} END)",
+    extract_text=extract_text,
+)
 
 
 def compile_filter(expr: str, f: StringFilter, params: Params) -> str:
     """SQL predicate equivalent to ``f.matches`` on the text value ``expr``."""
-    op = f.op
-    if op in ("$and", "$or"):
-        joiner = " AND " if op == "$and" else " OR "
-        parts = [compile_filter(expr, c, params) for c in f.children]
-        return "(" + joiner.join(parts or ["TRUE" if op == "$and" else "FALSE"]) + ")"
-    if op == "$exists":
-        return f"({expr} IS {'NOT ' if f.exists else ''}NULL)"
-    pred: str
-    if op in ("$in", "$nin"):
-        pred = f"{expr} = ANY({params.add(list(f.values), 'text[]')})"
-        if op == "$nin":
-            pred = f"NOT {pred}"
-    elif op in ("$eq", "$ne"):
-        pred = f"{expr} {'=' if op == '$eq' else '<>'} {params.add(f.value, 'text')}"
-    elif op in ("$contains", "$ncontains"):
-        cmp = "=" if op == "$ncontains" else ">"
-        pred = f"strpos({expr}, {params.add(f.value, 'text')}) {cmp} 0"
-    elif op in ("$like", "$nlike", "$ilike", "$nilike"):
-        word = "ILIKE" if op in ("$ilike", "$nilike") else "LIKE"
-        neg = "NOT " if op in ("$nlike", "$nilike") else ""
-        pred = f"{expr} {neg}{word} {params.add(f.value, 'text')} ESCAPE '\\'"
-    else:
-        sym = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}[op]
-        value = params.add(f.value, "text")
-        if parse_decimal(f.value) is not None:
-            # Numbers compare as numbers when the stored value is numeric too,
-            # otherwise as text: the same rule as the Python evaluator.
-            num = as_number(expr)
-            pred = (
-                f"(CASE WHEN {num} IS NOT NULL THEN {num} {sym} {value}::numeric "
-                f'ELSE {expr} {sym} {value} COLLATE "C" END)'
-            )
-        else:
-            pred = f'{expr} {sym} {value} COLLATE "C"'
-    if op in _NEGATIVE:
-        return f"({expr} IS NULL OR {pred})"
-    return f"({expr} IS NOT NULL AND {pred})"
+    return filter_sql.compile_filter(DIALECT, expr, f, params)
 
 
 def compile_meter_filter(mf: MeterFilter, params: Params) -> str:
-    ors: list[str] = []
-    for cond in mf.conditions:
-        ands = [compile_filter(extract_text(c.path, params), c.filter, params) for c in cond]
-        ors.append("(" + " AND ".join(ands or ["TRUE"]) + ")")
-    return "(" + " OR ".join(ors or ["TRUE"]) + ")"
+    return filter_sql.compile_meter_filter(DIALECT, mf, params)
 
 
 def _epoch(expr: str) -> str:
