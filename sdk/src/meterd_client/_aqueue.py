@@ -15,6 +15,7 @@ import httpx
 from meterd_client._base import Config
 from meterd_client._batching import (
     DropHandler,
+    Pending,
     QueueSettings,
     Record,
     Stamper,
@@ -45,7 +46,7 @@ class AsyncEventQueue:
         self.on_drop = on_drop
         self.stamper = Stamper()
         self.spool = Spool(spool_dir) if spool_dir is not None else None
-        self.queue: deque[Record] = deque()
+        self.queue: deque[Pending] = deque()
         self.busy = 0
         self.task: asyncio.Task[None] | None = None
         self.tasks: list[asyncio.Task[None]] = []
@@ -60,7 +61,7 @@ class AsyncEventQueue:
         self, type: str, subject: str, data: Any, id: str | None, time_: Any, source: str | None
     ) -> bool:
         queue = self.queue
-        record = Record(
+        record: Pending = (
             id or self.stamper.next_id(),
             time.time() if time_ is None else time_,
             type,
@@ -71,10 +72,11 @@ class AsyncEventQueue:
         )
         if len(queue) >= self.settings.max_queue_size or self.closed:
             if self.on_drop is not None:
-                self.on_drop([record], None)
+                self.on_drop([Record._make(record)], None)
             return False
         if self.spool is not None:
-            record = record._replace(segment=self.spool.append(to_event(record)))
+            segment = self.spool.append(to_event(Record._make(record)))
+            record = (*record[:6], segment)
         queue.append(record)
         if self.task is None:
             self._start()

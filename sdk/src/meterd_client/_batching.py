@@ -34,6 +34,13 @@ class Record(NamedTuple):
 
 DropHandler = Callable[[list[Record], BaseException | None], None]
 
+# What a queue holds: a record's fields as an exact tuple. The garbage
+# collector stops tracking exact tuples of untracked values (strings, numbers,
+# flat dicts), while a NamedTuple stays tracked for life, so a long queue of
+# Records would make every full collection walk all of it, on the thread
+# that calls ``track``.
+Pending = tuple[str, "float | str", str, str, Any, str, int]
+
 
 @dataclass(frozen=True, slots=True)
 class QueueSettings:
@@ -119,11 +126,12 @@ def encode_raw(records: list[Record]) -> bytes:
     return ("[" + ",".join(parts) + "]").encode()
 
 
-def take(queue: deque[Record], limit: int) -> list[Record]:
+def take(queue: deque[Pending], limit: int) -> list[Record]:
     """Up to ``limit`` records from the front of ``queue``."""
     n = min(limit, len(queue))
     pop = queue.popleft
-    return [pop() for _ in range(n)]
+    make = Record._make
+    return [make(pop()) for _ in range(n)]
 
 
 def split(records: list[Record], max_bytes: int, level: int) -> list[tuple[list[Record], bytes]]:

@@ -17,6 +17,7 @@ import httpx
 from meterd_client._base import Config
 from meterd_client._batching import (
     DropHandler,
+    Pending,
     QueueSettings,
     Record,
     Stamper,
@@ -58,7 +59,7 @@ class EventQueue:
         _track_forks(self)
 
     def _reset(self) -> None:
-        self.queue: deque[Record] = deque()
+        self.queue: deque[Pending] = deque()
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.idle = threading.Condition(self.lock)
@@ -81,7 +82,7 @@ class EventQueue:
         self, type: str, subject: str, data: Any, id: str | None, time_: Any, source: str | None
     ) -> bool:
         queue = self.queue
-        record = Record(
+        record: Pending = (
             id or self.stamper.next_id(),
             time.time() if time_ is None else time_,
             type,
@@ -92,11 +93,12 @@ class EventQueue:
         )
         if len(queue) >= self.settings.max_queue_size or self.closed:
             if self.on_drop is not None:
-                self.on_drop([record], None)
+                self.on_drop([Record._make(record)], None)
             return False
         if self.spool is not None:
             with self.lock:
-                record = record._replace(segment=self.spool.append(to_event(record)))
+                segment = self.spool.append(to_event(Record._make(record)))
+                record = (*record[:6], segment)
         queue.append(record)
         if self.thread is None:
             self._start()
