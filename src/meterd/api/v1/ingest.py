@@ -34,7 +34,10 @@ _NULL = msgspec.Raw(b"null")
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT)]
 
 
-class WireEvent(msgspec.Struct):
+# gc=False: a struct of strings, a datetime and raw bytes cannot be part of a
+# reference cycle, and untracked structs let a 5,000-event batch decode
+# without triggering a single garbage collection.
+class WireEvent(msgspec.Struct, gc=False):
     id: Text
     source: Text
     specversion: Text
