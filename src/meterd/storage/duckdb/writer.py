@@ -141,17 +141,19 @@ class EventWriter:
         keep = np.ones(fps.size, np.bool_)
         uniq, counts = np.unique(fps, return_counts=True)
         repeated = uniq[counts > 1]
-        suspects = np.flatnonzero(self._index.maybe_contains(fps))
-        if repeated.size == 0 and suspects.size == 0:
+        # Probed in sorted order, each binary search starts where the last one
+        # ended: about a quarter of the cost of probing in arrival order.
+        maybe = uniq[self._index.maybe_contains(uniq)]
+        if repeated.size == 0 and maybe.size == 0:
             return keep
         # Rare path (retries, collisions): compare exact keys, only for the
         # rows whose fingerprints asked for it.
-        rows = np.union1d(np.flatnonzero(np.isin(fps, repeated)), suspects).astype(np.int64)
+        rows = np.flatnonzero(np.isin(fps, np.union1d(repeated, maybe))).astype(np.int64)
         picked = incoming.select(["namespace", "source", "id"]).take(pa.array(rows))
         keys: list[Key] = list(
             zip(*(picked.column(c).to_pylist() for c in ("namespace", "source", "id")), strict=True)
         )
-        stored = self._stored(sorted({int(fps[i]) for i in suspects}))
+        stored = self._stored([int(f) for f in maybe])
         seen: set[Key] = set()
         for i, key in zip(rows.tolist(), keys, strict=True):
             if key in stored or key in seen:
