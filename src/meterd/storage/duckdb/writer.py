@@ -141,8 +141,6 @@ class EventWriter:
         keep = np.ones(fps.size, np.bool_)
         uniq, counts = np.unique(fps, return_counts=True)
         repeated = uniq[counts > 1]
-        # Probed in sorted order, each binary search starts where the last one
-        # ended: about a quarter of the cost of probing in arrival order.
         maybe = uniq[self._index.maybe_contains(uniq)]
         if repeated.size == 0 and maybe.size == 0:
             return keep
