@@ -6,7 +6,9 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import numpy as np
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.storage.events_conftest import T0, Ev, make_batch, make_meter, make_query
@@ -14,7 +16,8 @@ from tests.storage.events_conftest import T0, Ev, make_batch, make_meter, make_q
 from meterd.core.clock import FrozenClock
 from meterd.domain.events.models import EventQuery
 from meterd.domain.meters.models import Aggregation
-from meterd.storage.duckdb.fingerprints import FingerprintIndex
+from meterd.storage.duckdb.fingerprints import FingerprintIndex, fingerprints
+from meterd.storage.duckdb.schema import FINGERPRINT
 from meterd.storage.duckdb.store import DuckDBEventStore
 
 
@@ -135,3 +138,34 @@ def test_fingerprint_index_agrees_with_a_set(batches: list[list[int]], probes: l
         check = np.array([*probes, *batch], np.uint64)
         assert index.maybe_contains(check).tolist() == [int(p) in truth for p in check]
     assert len(index) == sum(len(b) for b in batches)
+
+
+_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_characters="\x00"),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    namespace=_TEXT,
+    keys=st.lists(st.tuples(st.sampled_from(["one", "ünï", "🙂"]) | _TEXT, _TEXT), max_size=30),
+    one_source=st.booleans(),
+)
+def test_fingerprints_hashed_in_python_match_the_stored_sql_definition(
+    namespace: str, keys: list[tuple[str, str]], one_source: bool
+) -> None:
+    """Stored rows carry fingerprints from the SQL definition; appends hash in
+    Python, and the two must agree bit for bit or restarts would miss duplicates."""
+    if one_source:
+        keys = [("src", i) for _, i in keys]
+    batch = make_batch(namespace, [Ev(i, T0, source=s) for s, i in keys])
+    rows = pa.table(
+        {"namespace": [namespace] * len(keys), "source": batch.sources, "id": batch.ids},
+        schema=pa.schema([(n, pa.string()) for n in ("namespace", "source", "id")]),
+    )
+    con = duckdb.connect()
+    expected = con.from_arrow(rows).project(f"{FINGERPRINT} AS f").fetchnumpy()["f"]
+    assert fingerprints([batch]).tolist() == [int(f) for f in expected]
+    assert fingerprints([batch, batch]).tolist() == [int(f) for f in expected] * 2

@@ -14,12 +14,42 @@ index is rebuilt from the table and can never disagree with it.
 
 from __future__ import annotations
 
+from hashlib import md5
+
 import numpy as np
 import numpy.typing as npt
+
+from meterd.domain.events.models import EventBatch
 
 U64 = npt.NDArray[np.uint64]
 # Small sorted runs are merged once there are this many of them.
 MAX_RUNS = 16
+
+
+def fingerprints(batches: list[EventBatch]) -> U64:
+    """The fingerprint of every event of ``batches``, in order.
+
+    Byte for byte what the schema's ``md5_number_lower(namespace || chr(0) ||
+    source || chr(0) || id)`` gives (bytes 8..15 of the digest, little-endian),
+    so stored fingerprints stay valid; hashing here costs under half of
+    running that query over the batch.
+    """
+    digests: list[bytes] = []
+    for b in batches:
+        head = b.namespace + "\0"
+        sources = b.sources
+        if sources and sources.count(sources[0]) == len(sources):
+            prefix = head + sources[0] + "\0"
+            digests.extend([md5((prefix + i).encode()).digest() for i in b.ids])
+        else:
+            digests.extend(
+                [
+                    md5(f"{head}{s}\0{i}".encode()).digest()
+                    for s, i in zip(sources, b.ids, strict=True)
+                ]
+            )
+    words = np.frombuffer(b"".join(digests), "<u8")
+    return np.ascontiguousarray(words[1::2])
 
 
 def _is_sorted(values: U64) -> bool:

@@ -26,10 +26,9 @@ import pyarrow as pa
 from meterd.core.clock import Clock
 from meterd.core.errors import InsufficientStorage, UnavailableError
 from meterd.domain.events.models import EventBatch, StoredEvent
-from meterd.storage.duckdb.fingerprints import U64, FingerprintIndex
+from meterd.storage.duckdb.fingerprints import U64, FingerprintIndex, fingerprints
 from meterd.storage.duckdb.schema import (
     COLUMNS,
-    FINGERPRINT,
     SORT_KEY,
     from_row_event,
     to_arrow,
@@ -96,15 +95,13 @@ class EventWriter:
                 raise UnavailableError("event store is closed")
             stored_at = self._clock.now()
             incoming = to_arrow(batches, stored_at)
+            fps = fingerprints(batches)
+            keep = self._first_sightings(incoming, fps)
+            incoming = incoming.append_column("f", pa.array(fps, pa.uint64()))
+            incoming = incoming.append_column("keep", pa.array(keep, pa.bool_()))
             con = self._con
             con.register("incoming", incoming)
             try:
-                raw = con.sql(f"SELECT {FINGERPRINT} AS f FROM incoming").fetchnumpy()["f"]
-                fps: U64 = np.asarray(raw, np.uint64)
-                keep = self._first_sightings(incoming, fps)
-                incoming = incoming.append_column("f", pa.array(fps, pa.uint64()))
-                incoming = incoming.append_column("keep", pa.array(keep, pa.bool_()))
-                con.register("incoming", incoming)
                 where = "" if keep.all() else " WHERE keep"
                 con.execute("BEGIN TRANSACTION")
                 try:
