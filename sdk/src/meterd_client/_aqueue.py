@@ -17,8 +17,8 @@ from meterd_client._batching import (
     DropHandler,
     Pending,
     QueueSettings,
-    Record,
     Stamper,
+    as_records,
     from_event,
     split,
     take,
@@ -72,10 +72,10 @@ class AsyncEventQueue:
         )
         if len(queue) >= self.settings.max_queue_size or self.closed:
             if self.on_drop is not None:
-                self.on_drop([Record._make(record)], None)
+                self.on_drop(as_records([record]), None)
             return False
         if self.spool is not None:
-            segment = self.spool.append(to_event(Record._make(record)))
+            segment = self.spool.append(to_event(record))
             record = (*record[:6], segment)
         queue.append(record)
         if self.task is None:
@@ -116,7 +116,7 @@ class AsyncEventQueue:
                 finally:
                     self.busy -= 1
 
-    async def _deliver(self, records: list[Record], body: bytes) -> None:
+    async def _deliver(self, records: list[Pending], body: bytes) -> None:
         assert self.http is not None
         policy = self.config.retry
         attempt = 0
@@ -131,10 +131,10 @@ class AsyncEventQueue:
                 retry_after = retry_after_seconds(response.headers.get("retry-after"))
             if outcome != "retry":
                 if self.spool is not None:
-                    self.spool.ack(Counter(r.segment for r in records))
+                    self.spool.ack(Counter(r[6] for r in records))
                 if outcome == "drop" and self.on_drop is not None:
                     error = error_for(response.status_code, response.content, response.headers)
-                    self.on_drop(records, error)
+                    self.on_drop(as_records(records), error)
                 return
             if not policy.should_retry(attempt) or self.closed:
                 self.queue.extendleft(reversed(records))

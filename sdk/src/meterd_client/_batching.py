@@ -13,7 +13,7 @@ import json
 import os
 import time as _time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -87,17 +87,18 @@ def format_time(value: float | str | datetime) -> str:
     return f"{_second_text}.{int((value - second) * 1_000_000):06d}Z"
 
 
-def to_event(r: Record) -> dict[str, Any]:
+def to_event(r: Pending) -> dict[str, Any]:
+    id_, at, type_, subject, data, source, _ = r
     event = {
         "specversion": "1.0",
-        "id": r.id,
-        "source": r.source,
-        "type": r.type,
-        "subject": r.subject,
-        "time": format_time(r.time),
+        "id": id_,
+        "source": source,
+        "type": type_,
+        "subject": subject,
+        "time": format_time(at),
     }
-    if r.data is not None:
-        event["data"] = r.data
+    if data is not None:
+        event["data"] = data
     return event
 
 
@@ -118,23 +119,42 @@ def from_event(event: Mapping[str, Any], segment: int) -> Record:
 ENCODE_SLICE = 500
 
 
-def encode_raw(records: list[Record]) -> bytes:
+def encode_raw(records: Sequence[Pending]) -> bytes:
     parts = []
+    dumps = json.dumps
     for i in range(0, len(records), ENCODE_SLICE):
-        events = [to_event(r) for r in records[i : i + ENCODE_SLICE]]
-        parts.append(json.dumps(events, separators=(",", ":"), default=str)[1:-1])
+        # to_event's body, inlined: this loop is most of the sender's CPU.
+        events: list[dict[str, Any]] = []
+        add = events.append
+        for id_, at, type_, subject, data, source, _ in records[i : i + ENCODE_SLICE]:
+            event = {
+                "specversion": "1.0",
+                "id": id_,
+                "source": source,
+                "type": type_,
+                "subject": subject,
+                "time": format_time(at),
+            }
+            if data is not None:
+                event["data"] = data
+            add(event)
+        parts.append(dumps(events, separators=(",", ":"), default=str)[1:-1])
     return ("[" + ",".join(parts) + "]").encode()
 
 
-def take(queue: deque[Pending], limit: int) -> list[Record]:
-    """Up to ``limit`` records from the front of ``queue``."""
+def take(queue: deque[Pending], limit: int) -> list[Pending]:
+    """Up to ``limit`` queued events from the front of ``queue``."""
     n = min(limit, len(queue))
     pop = queue.popleft
-    make = Record._make
-    return [make(pop()) for _ in range(n)]
+    return [pop() for _ in range(n)]
 
 
-def split(records: list[Record], max_bytes: int, level: int) -> list[tuple[list[Record], bytes]]:
+def as_records(pending: list[Pending]) -> list[Record]:
+    """The named view handed to ``on_drop``."""
+    return [Record._make(p) for p in pending]
+
+
+def split(records: list[Pending], max_bytes: int, level: int) -> list[tuple[list[Pending], bytes]]:
     """Bodies no larger than ``max_bytes`` (uncompressed JSON is the bound
     the server applies after inflating), halving a batch until it fits."""
     raw = encode_raw(records)

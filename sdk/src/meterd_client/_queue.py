@@ -19,8 +19,8 @@ from meterd_client._batching import (
     DropHandler,
     Pending,
     QueueSettings,
-    Record,
     Stamper,
+    as_records,
     from_event,
     split,
     take,
@@ -93,11 +93,11 @@ class EventQueue:
         )
         if len(queue) >= self.settings.max_queue_size or self.closed:
             if self.on_drop is not None:
-                self.on_drop([Record._make(record)], None)
+                self.on_drop(as_records([record]), None)
             return False
         if self.spool is not None:
             with self.lock:
-                segment = self.spool.append(to_event(Record._make(record)))
+                segment = self.spool.append(to_event(record))
                 record = (*record[:6], segment)
         queue.append(record)
         if self.thread is None:
@@ -147,7 +147,7 @@ class EventQueue:
         with self.lock:
             self.idle.notify_all()
 
-    def _deliver(self, records: list[Record], body: bytes) -> None:
+    def _deliver(self, records: list[Pending], body: bytes) -> None:
         """Send until acknowledged or refused; after the retries run out the
         batch goes back to the front of the queue for the next round."""
         assert self.http is not None
@@ -171,7 +171,7 @@ class EventQueue:
                 self._acked(records)
                 error = error_for(response.status_code, response.content, response.headers)
                 if self.on_drop is not None:
-                    self.on_drop(records, error)
+                    self.on_drop(as_records(records), error)
                 return
             if not policy.should_retry(attempt) or self.stopping.is_set():
                 with self.lock:
@@ -184,9 +184,9 @@ class EventQueue:
                     self.queue.extendleft(reversed(records))
                 return
 
-    def _acked(self, records: list[Record]) -> None:
+    def _acked(self, records: list[Pending]) -> None:
         if self.spool is not None:
-            counts = Counter(r.segment for r in records)
+            counts = Counter(r[6] for r in records)
             with self.lock:
                 self.spool.ack(counts)
 
