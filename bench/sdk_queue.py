@@ -11,6 +11,8 @@ consumer thread runs as in production while the caller is timed.
 End to end: one process tracks ``--events`` events with meterd-client and
 flushes; the clock runs from the first ``track`` to ``flush`` returning, and
 a COUNT meter is queried afterwards to check every event arrived once.
+This runs ``--rounds`` times (default 3), each against a fresh server; the
+median run is the figure, and every run is printed.
 """
 
 from __future__ import annotations
@@ -220,6 +222,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=100_000, help="enqueue calls per round")
     parser.add_argument("--events", type=int, default=500_000, help="end-to-end events")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="end-to-end runs, each on a fresh server"
+    )
     parser.add_argument("--venvs", type=Path, help="reuse SDK virtualenvs in this directory")
     parser.add_argument("--keep", action="store_true", help="keep the server's data dir")
     args = parser.parse_args()
@@ -236,9 +241,16 @@ def main() -> None:
         ["call", "version", "µs per call", "vs meterd-client"],
         rows,
     )
-    with Workdir(keep=args.keep) as work:
-        e2e = end_to_end(args.events, work)
+    # On a shared two-core machine one run can land on a busy second; the
+    # median of a few fresh-server runs is the figure, every run is shown.
+    runs = []
+    for i in range(args.rounds):
+        with Workdir(keep=args.keep) as work:
+            runs.append(end_to_end(args.events, work / f"round-{i}"))
+    runs.sort(key=lambda r: r["seconds"])
+    e2e = runs[len(runs) // 2]
     rate = args.events / e2e["seconds"]
+    every = ", ".join(fmt(args.events / r["seconds"]) for r in runs)
     print_table(
         "End to end: one client process to a local meterd",
         ["measure", "result", "target", "verdict"],
@@ -250,18 +262,24 @@ def main() -> None:
                 verdict(posthog / ours >= 2),
             ],
             [
-                "events/s, first track() to flush() done",
+                f"events/s, first track() to flush() done (median of {len(runs)})",
                 fmt(rate),
                 "≥ 100,000",
                 verdict(rate >= 100_000),
             ],
-            ["enqueue phase alone", f"{e2e['enqueue_seconds']:.2f} s", "", ""],
-            ["flush returned in time", str(e2e["ok"]), "True", verdict(bool(e2e["ok"]))],
+            ["every run, events/s", every, "", ""],
+            ["enqueue phase (median run)", f"{e2e['enqueue_seconds']:.2f} s", "", ""],
             [
-                "events counted by the meter",
-                fmt(e2e["counted"]),
+                "flush returned in time, every run",
+                str(all(r["ok"] for r in runs)),
+                "True",
+                verdict(all(r["ok"] for r in runs)),
+            ],
+            [
+                "events counted by the meter, every run",
+                ", ".join(fmt(r["counted"]) for r in runs),
                 fmt(args.events),
-                verdict(e2e["counted"] == args.events),
+                verdict(all(r["counted"] == args.events for r in runs)),
             ],
         ],
     )
