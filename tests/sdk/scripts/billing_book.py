@@ -9,7 +9,7 @@ issue. Amounts are checked by the test against hand-computed figures.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from openmeter.models import (
@@ -269,7 +269,9 @@ pending = c.customer_invoice.create_pending_invoice_line(
             InvoicePendingLineCreate(
                 name="Onboarding",
                 period=Period(from_property=start, to=second),
-                invoice_at=start,
+                # Due by its period (over) for invoice-now; an invoice_at in the
+                # future keeps the billing worker from drafting it first.
+                invoice_at=datetime.now(UTC) + timedelta(days=30),
                 price={"type": "flat", "amount": "99.995", "paymentTerm": "in_advance"},
             )
         ],
