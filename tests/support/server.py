@@ -22,11 +22,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def meterd(*args: str, env: dict[str, str] | None = None, check: bool = True,
-           input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+def meterd(
+    *args: str, env: dict[str, str] | None = None, check: bool = True, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``meterd`` command line."""
-    return subprocess.run([sys.executable, "-m", "meterd", *args], capture_output=True,
-                          text=True, env=env, check=check, timeout=120, input=input_text)
+    return subprocess.run(
+        [sys.executable, "-m", "meterd", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=check,
+        timeout=120,
+        input=input_text,
+    )
 
 
 @dataclass
@@ -49,10 +57,22 @@ class Server:
         env.update(self.extra_env)
         return env
 
-    def create_key(self, namespace: str = "default", scope: str = "admin",
-                   name: str = "test") -> str:
-        out = meterd("keys", "create", "--namespace", namespace, "--name", name,
-                     "--scope", scope, "--data-dir", str(self.data_dir), env=self.env())
+    def create_key(
+        self, namespace: str = "default", scope: str = "admin", name: str = "test"
+    ) -> str:
+        out = meterd(
+            "keys",
+            "create",
+            "--namespace",
+            namespace,
+            "--name",
+            name,
+            "--scope",
+            scope,
+            "--data-dir",
+            str(self.data_dir),
+            env=self.env(),
+        )
         return out.stdout.strip().splitlines()[-1]
 
     def start(self, timeout: float = 30.0) -> Server:
@@ -60,9 +80,21 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "meterd", "serve", "--port", str(self.port),
-                 "--data-dir", str(self.data_dir), "--log-level", "warning"],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env(),
+                [
+                    sys.executable,
+                    "-m",
+                    "meterd",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--log-level",
+                    "warning",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env(),
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -95,5 +127,6 @@ class Server:
         self.proc = None
 
     def client(self, key: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key}"},
-                            timeout=30)
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )

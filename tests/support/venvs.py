@@ -28,17 +28,26 @@ def ensure_venv(name: str, requirements: list[str]) -> Path:
     if python.exists() and marker.exists() and marker.read_text() == wanted:
         return python
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    *requirements], check=True, timeout=600)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements],
+        check=True,
+        timeout=600,
+    )
     marker.write_text(wanted)
     return python
 
 
-def run_script(python: Path, script: str, env: dict[str, str] | None = None,
-               timeout: float = 180) -> Any:
+def run_script(
+    python: Path, script: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> Any:
     """Run ``script`` in the venv; it must print one JSON document as its last line."""
-    proc = subprocess.run([str(python), "-c", textwrap.dedent(script)], capture_output=True,
-                          text=True, env=env, timeout=timeout)
+    proc = subprocess.run(
+        [str(python), "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
     if proc.returncode != 0:
         raise AssertionError(f"SDK script failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]

@@ -76,8 +76,7 @@ out["customer_view"] = {
     "current": got.current_subscription_id,
     "on_pro": [(x.key, x.current_subscription_id) for x in on_pro.items_property],
     "expanded": [[s.id for s in x.subscriptions or []] for x in on_pro.items_property],
-    "on_basic": on_pro.total_count
-    - c.customers.list(plan_key=basic).total_count,
+    "on_basic": on_pro.total_count - c.customers.list(plan_key=basic).total_count,
 }
 
 later = datetime(anchor.year + 1, anchor.month, 1, tzinfo=UTC)
