@@ -19,7 +19,7 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
     "cmd",
     [
         pytest.param((sys.executable, "-m", "ruff", "check", "."), id="ruff"),
-        pytest.param((sys.executable, "-m", "ruff", "format", "--check", "src"), id="ruff-format"),
+        pytest.param((sys.executable, "-m", "ruff", "format", "--check", "."), id="ruff-format"),
         pytest.param((sys.executable, "-m", "mypy"), id="mypy-strict"),
         # Through this interpreter, so the contracts are checked against the
         # meterd this suite imports (a bare lint-imports may be another env's).
