@@ -80,7 +80,9 @@ def test_invoice_lifecycle_and_pdf(client: Any) -> None:
     line = {
         "name": "One-off",
         "period": {"from": now - timedelta(days=1), "to": now},
-        "invoiceAt": now - timedelta(minutes=1),
+        # Due by its period (over) for invoice-now; an invoiceAt in the future
+        # keeps the server's billing worker from drafting it first.
+        "invoiceAt": now + timedelta(days=30),
         "price": {"type": "flat", "amount": Decimal("99.50")},
     }
     gathering = client.invoices.create_pending_lines(customer.id, currency="USD", lines=[line])

@@ -235,7 +235,9 @@ def test_vayu_credits_and_invoices(
     grant = {"amount": "10", "currency": "USD"}
     assert om.post(f"/api/v1/billing/customers/{cid}/credits", json=grant).status_code == 201
     period = {"from": "2024-02-01T00:00:00Z", "to": "2024-03-01T00:00:00Z"}
-    line = {"name": "Platform", "period": period, "invoiceAt": "2024-03-01T00:00:00Z",
+    # Due by its period for invoice-now; a future invoiceAt keeps the server's
+    # billing worker from drafting it first.
+    line = {"name": "Platform", "period": period, "invoiceAt": "2099-01-01T00:00:00Z",
             "price": {"type": "flat", "amount": "25"}}  # fmt: skip
     pending = {"currency": "USD", "lines": [line]}
     r = om.post(f"/api/v1/billing/customers/{cid}/invoices/pending-lines", json=pending)
