@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from meterd.core.errors import UnavailableError
 from meterd.domain.events.models import EventBatch, EventQuery, StoredEvent
@@ -35,7 +35,9 @@ log = logging.getLogger("meterd.ingest")
 @dataclass(eq=False)
 class _Pending:
     batches: list[EventBatch]
-    done: threading.Event = field(default_factory=threading.Event)
+    # Only a caller that blocks needs an event to wait on; making one per
+    # queued request costs the event loop a lock and a condition each time.
+    done: threading.Event | None = None
     result: list[int] | None = None
     error: BaseException | None = None
     # Called from the commit thread instead of waking a waiting caller.
@@ -48,7 +50,8 @@ class _Pending:
                 self.callback(result, error)
             except Exception:  # a broken callback must not stop the commit thread
                 log.exception("ingest completion callback failed")
-        self.done.set()
+        if self.done is not None:
+            self.done.set()
 
     @property
     def size(self) -> int:
@@ -73,8 +76,9 @@ class GroupCommitStore:
         return float(len(self._queue))
 
     def append(self, batches: list[EventBatch]) -> list[int]:
-        pending = self._enqueue(_Pending(batches))
-        pending.done.wait()
+        done = threading.Event()
+        pending = self._enqueue(_Pending(batches, done))
+        done.wait()
         if pending.error is not None:
             raise pending.error
         assert pending.result is not None

@@ -106,6 +106,26 @@ def _term(price: Price | None) -> PaymentTerm:
     return PaymentTerm.IN_ARREARS
 
 
+def item_discounts(
+    card: Discounts | None, phase: Discounts | None, price: Price | None
+) -> Discounts | None:
+    """A rate card's discounts, with its phase's filling the kinds the card leaves unset.
+
+    A phase's free usage does not reach flat prices, where usage discounts
+    have no meaning (a card could not carry one).
+    """
+    if phase is None:
+        return card
+    own = card or Discounts()
+    usage = own.usage
+    if usage is None and not isinstance(price, FlatPrice):
+        usage = phase.usage
+    percentage = own.percentage if own.percentage is not None else phase.percentage
+    if percentage is None and usage is None:
+        return None
+    return Discounts(percentage=percentage, usage=usage)
+
+
 def view_of(sub: Subscription, addons: Sequence[SubscriptionAddon] = ()) -> SubscriptionView:
     phases = []
     for phase, span in sub.visible_phases():
@@ -126,7 +146,7 @@ def view_of(sub: Subscription, addons: Sequence[SubscriptionAddon] = ()) -> Subs
                     price=card.price,
                     billing_cadence=card.billing_cadence,
                     payment_term=_term(card.price),
-                    discounts=card.discounts,
+                    discounts=item_discounts(card.discounts, phase.discounts, card.price),
                     tax_config=card.tax_config,
                     active_from=s.start,
                     active_to=s.end,

@@ -60,8 +60,20 @@ def _column(batches: list[EventBatch], name: str, kind: pa.DataType) -> pa.Array
 
 def _repeated(values: list[tuple[Any, int]], kind: pa.DataType) -> pa.Array:
     # One value per batch, repeated for its events: built in Arrow, not as a
-    # Python list with one entry per event.
-    parts = [pa.repeat(pa.scalar(v, kind), n) for v, n in values]
+    # Python list with one entry per event. Neighbouring batches mostly share
+    # the value (a group of one-event requests to one namespace), so runs are
+    # merged first: one Arrow scalar per run, not per request.
+    runs: list[list[Any]] = []
+    for v, n in values:
+        if runs and runs[-1][0] == v:
+            runs[-1][1] += n
+        else:
+            runs.append([v, n])
+    if len(runs) > 1 and sum(n for _, n in runs) <= 4 * len(runs):
+        # Short runs (each request its own ingest time): one conversion of
+        # the expanded list beats an Arrow scalar and a concat per run.
+        return pa.array([v for v, n in runs for _ in range(n)], kind)
+    parts = [pa.repeat(pa.scalar(v, kind), n) for v, n in runs]
     return parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
 
 
