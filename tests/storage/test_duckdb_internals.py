@@ -17,7 +17,7 @@ from meterd.core.clock import FrozenClock
 from meterd.domain.events.models import EventQuery
 from meterd.domain.meters.models import Aggregation
 from meterd.storage.duckdb.fingerprints import FingerprintIndex, fingerprints
-from meterd.storage.duckdb.schema import FINGERPRINT
+from meterd.storage.duckdb.schema import FINGERPRINT, to_arrow
 from meterd.storage.duckdb.store import DuckDBEventStore
 
 
@@ -169,3 +169,26 @@ def test_fingerprints_hashed_in_python_match_the_stored_sql_definition(
     expected = con.from_arrow(rows).project(f"{FINGERPRINT} AS f").fetchnumpy()["f"]
     assert fingerprints([batch]).tolist() == [int(f) for f in expected]
     assert fingerprints([batch, batch]).tolist() == [int(f) for f in expected] * 2
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 2), st.integers(1, 6)),
+        min_size=1,
+        max_size=30,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_per_batch_columns_match_each_batch(shape: list[tuple[str, int, int]]) -> None:
+    # Groups of one-event requests (short runs) and large batches (long runs)
+    # take different paths to the namespace and ingest time columns.
+    batches = [
+        make_batch(ns, _events(f"{i}-", n), T0 + timedelta(seconds=at))
+        for i, (ns, at, n) in enumerate(shape)
+    ]
+    table = to_arrow(batches, T0)
+    want_ns = [b.namespace for b in batches for _ in range(len(b))]
+    want_at = [b.ingested_at for b in batches for _ in range(len(b))]
+    assert table.column("namespace").to_pylist() == want_ns
+    assert table.column("ingested_at").to_pylist() == want_at
+    assert table.column("stored_at").to_pylist() == [T0] * len(want_ns)
