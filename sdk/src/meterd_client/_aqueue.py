@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections import Counter, deque
+from collections import deque
 from typing import Any
 
 import httpx
@@ -20,7 +20,9 @@ from meterd_client._batching import (
     Stamper,
     as_records,
     from_event,
+    per_segment,
     split,
+    spooled,
     take,
     to_event,
     verdict,
@@ -76,7 +78,7 @@ class AsyncEventQueue:
             return False
         if self.spool is not None:
             segment = self.spool.append(to_event(record))
-            record = (*record[:6], segment)
+            record = spooled(record, segment)
         queue.append(record)
         if self.task is None:
             self._start()
@@ -131,7 +133,7 @@ class AsyncEventQueue:
                 retry_after = retry_after_seconds(response.headers.get("retry-after"))
             if outcome != "retry":
                 if self.spool is not None:
-                    self.spool.ack(Counter(r[6] for r in records))
+                    self.spool.ack(per_segment(records))
                 if outcome == "drop" and self.on_drop is not None:
                     error = error_for(response.status_code, response.content, response.headers)
                     self.on_drop(as_records(records), error)

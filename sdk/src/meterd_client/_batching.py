@@ -12,8 +12,8 @@ import itertools
 import json
 import os
 import time as _time
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -150,6 +150,16 @@ def take(queue: deque[Pending], limit: int) -> list[Pending]:
     n = min(limit, len(queue))
     pop = queue.popleft
     return [pop() for _ in range(n)]
+
+
+def spooled(record: Pending, segment: int) -> Pending:
+    """The record as queued once the spool holds it, in ``segment``."""
+    return (*record[:6], segment)
+
+
+def per_segment(records: Iterable[Pending]) -> Counter[int]:
+    """How many of ``records`` each spool segment holds, for acknowledging them."""
+    return Counter(r[6] for r in records)
 
 
 def as_records(pending: list[Pending]) -> list[Record]:

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 import weakref
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +22,9 @@ from meterd_client._batching import (
     Stamper,
     as_records,
     from_event,
+    per_segment,
     split,
+    spooled,
     take,
     to_event,
     verdict,
@@ -98,7 +100,7 @@ class EventQueue:
         if self.spool is not None:
             with self.lock:
                 segment = self.spool.append(to_event(record))
-                record = (*record[:6], segment)
+                record = spooled(record, segment)
         queue.append(record)
         if self.thread is None:
             self._start()
@@ -186,7 +188,7 @@ class EventQueue:
 
     def _acked(self, records: list[Pending]) -> None:
         if self.spool is not None:
-            counts = Counter(r[6] for r in records)
+            counts = per_segment(records)
             with self.lock:
                 self.spool.ack(counts)
 
